@@ -1,0 +1,166 @@
+"""Batching of per-call logging, so that ``log_metric`` in a training loop costs microseconds.
+
+When a point is durable (also in README "Guarantees"): a logged value is written to
+the database, in one transaction per run, as soon as any of these happens —
+``FLUSH_POINTS`` values are pending; ``FLUSH_SECONDS`` have passed since the oldest
+pending value (a background thread sees to it even if the program logs nothing
+more); ``flush()``, ``end_run()`` or a read through the same client is called; a
+batch call (``log_batch``) or ``synchronous=True`` is used; the interpreter exits
+normally. A value that has been written is never lost; a process killed by SIGKILL
+loses at most the values of the last ``FLUSH_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import ParamConflict, StoreError
+from ..store.batch import Point
+
+FLUSH_POINTS = 10_000
+FLUSH_SECONDS = 1.0
+
+
+@dataclass
+class _Pending:
+    points: list[Point] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def size(self) -> int:
+        return len(self.points) + len(self.params) + len(self.tags)
+
+
+class WriteBuffer:
+    """Pending params, tags and points per run, written by ``sink(run_id, points, params, tags)``."""
+
+    def __init__(self, sink: Callable[[str, list[Point], dict, dict], None],
+                 flush_points: int = FLUSH_POINTS, flush_seconds: float = FLUSH_SECONDS) -> None:
+        self._sink = sink
+        self._flush_points = flush_points
+        self._flush_seconds = flush_seconds
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._pending: dict[str, _Pending] = {}
+        self._size = 0
+        self._oldest: float | None = None
+        self._known_params: dict[str, dict[str, str]] = {}
+        self._thread: threading.Thread | None = None
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():  # a forked child must not write its parent's pending values
+            self._reset()
+
+    def add_point(self, run_id: str, point: Point) -> None:
+        with self._lock:
+            self._check_fork()
+            self._slot(run_id).points.append(point)
+            self._added(1)
+
+    def add_param(self, run_id: str, key: str, value: str) -> None:
+        """Queue a param, refusing at once a value that differs from one this process logged."""
+        with self._lock:
+            self._check_fork()
+            known = self._known_params.setdefault(run_id, {})
+            if key in known and known[key] != value:
+                raise ParamConflict(
+                    f"Changing param values is not allowed: param {key!r} of run {run_id} was already logged with "
+                    f"value {known[key]!r}, and now {value!r}. Params are write-once; use another key or a new run.")
+            known[key] = value
+            self._slot(run_id).params[key] = value
+            self._added(1)
+
+    def remember_params(self, run_id: str, params: dict[str, str]) -> None:
+        """Record params already stored for a run (a resumed run), for early conflict checks."""
+        with self._lock:
+            self._known_params.setdefault(run_id, {}).update(params)
+
+    def add_tag(self, run_id: str, key: str, value: str) -> None:
+        with self._lock:
+            self._check_fork()
+            self._slot(run_id).tags[key] = value
+            self._added(1)
+
+    def _slot(self, run_id: str) -> _Pending:
+        slot = self._pending.get(run_id)
+        if slot is None:
+            slot = self._pending[run_id] = _Pending()
+        return slot
+
+    def _added(self, count: int) -> None:
+        self._size += count
+        now = time.monotonic()
+        if self._oldest is None:
+            self._oldest = now
+            self._ensure_thread()
+        if self._size >= self._flush_points or now - self._oldest >= self._flush_seconds:
+            self.flush()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run_timer, name="sqltrack-flush", daemon=True)
+            self._thread.start()
+        else:
+            self._wake.notify()
+
+    def _run_timer(self) -> None:
+        with self._lock:
+            while self._pid == os.getpid():
+                if self._oldest is None:
+                    self._wake.wait(timeout=30)
+                    if self._oldest is None:
+                        return  # idle: the thread ends; the next value starts another
+                    continue
+                delay = self._oldest + self._flush_seconds - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(timeout=delay)
+                    continue
+                try:
+                    self.flush()
+                except Exception:  # noqa: BLE001 - kept pending; the next call or flush() reports it
+                    self._wake.wait(timeout=self._flush_seconds)
+
+    def pending_count(self, run_id: str | None = None) -> int:
+        with self._lock:
+            if run_id is None:
+                return self._size
+            slot = self._pending.get(run_id)
+            return slot.size() if slot else 0
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Write pending values (of one run, or all) now; raises if the store refuses them."""
+        with self._lock:
+            self._check_fork()
+            targets = [run_id] if run_id is not None else list(self._pending)
+            for rid in targets:
+                slot = self._pending.get(rid)
+                if slot is None:
+                    continue
+                try:
+                    self._sink(rid, slot.points, slot.params, slot.tags)
+                except StoreError:
+                    raise  # transient or disk-full: keep the values for the next flush
+                except Exception:
+                    self._drop(rid)  # the store refused them for good; they are reported, not retried
+                    raise
+                self._drop(rid)
+
+    def _drop(self, run_id: str) -> None:
+        slot = self._pending.pop(run_id, None)
+        if slot is not None:
+            self._size -= slot.size()
+        if not self._pending:
+            self._size = 0
+            self._oldest = None
+
+    def forget_run(self, run_id: str) -> None:
+        with self._lock:
+            self._known_params.pop(run_id, None)

@@ -1,0 +1,70 @@
+"""search_runs / search_experiments: the query language on a store, page by page."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import Connection, func, select
+
+from ..entities import Experiment, Run
+from ..store import Store
+from ..store.experiments import parse_experiment_id
+from ..store.reads import load_runs
+from ..store.schema import experiments, runs
+from .paging import PagedList, check_max_results, decode_token, encode_token
+
+
+def _experiment_ids(conn: Connection, experiment_ids) -> list[int]:
+    if experiment_ids is None:
+        return list(conn.execute(select(experiments.c.experiment_id)).scalars())
+    if isinstance(experiment_ids, (str, int)):
+        experiment_ids = [experiment_ids]
+    return [parse_experiment_id(e) for e in experiment_ids]
+
+
+def search_runs(store: Store, experiment_ids, filter_string: str | None, view_type: int,
+                max_results: int | None, order_by: Sequence[str] | None,
+                page_token: str | None) -> PagedList[Run]:
+    """One page of runs; the token's snapshot keeps later pages stable while new runs are logged."""
+    from ..query.search import build_run_search
+
+    limit = check_max_results(max_results)
+    offset, snapshot = decode_token(page_token)
+
+    def unit(conn: Connection) -> PagedList[Run]:
+        ids = _experiment_ids(conn, experiment_ids)
+        top = snapshot if snapshot is not None else conn.execute(select(func.max(runs.c.id))).scalar() or 0
+        query = build_run_search(filter_string, list(order_by or []), ids, view_type, store.dialect_name)
+        query = query.where(runs.c.id <= top).offset(offset)
+        if limit is not None:
+            query = query.limit(limit + 1)
+        found = list(conn.execute(query).scalars())
+        more = limit is not None and len(found) > limit
+        page = found[:limit] if limit is not None else found
+        token = encode_token(offset + len(page), top) if more else None
+        return PagedList(load_runs(conn, page), token)
+
+    return store.read(unit)
+
+
+def search_experiments(store: Store, view_type: int, max_results: int | None, filter_string: str | None,
+                       order_by: Sequence[str] | None, page_token: str | None) -> PagedList[Experiment]:
+    """One page of experiments matching MLflow's experiment filter syntax."""
+    from ..query.experiments import build_experiment_search
+    from ..store.experiments import get_experiment
+
+    limit = check_max_results(max_results)
+    offset, _ = decode_token(page_token)
+
+    def unit(conn: Connection) -> tuple[list[int], bool]:
+        query = build_experiment_search(filter_string, list(order_by or []), view_type, store.dialect_name)
+        query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit + 1)
+        found = list(conn.execute(query).scalars())
+        return found, limit is not None and len(found) > limit
+
+    found, more = store.read(unit)
+    page = found[:limit] if limit is not None else found
+    token = encode_token(offset + len(page), 0) if more else None
+    return PagedList([get_experiment(store, e) for e in page], token)

@@ -1,0 +1,106 @@
+"""Plain, MLflow-shaped records that the API returns. They know nothing of storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Mapping
+
+
+class ViewType(IntEnum):
+    """Which runs or experiments a search sees, by lifecycle stage (MLflow's values)."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+
+ACTIVE_ONLY = ViewType.ACTIVE_ONLY
+DELETED_ONLY = ViewType.DELETED_ONLY
+ALL = ViewType.ALL
+
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
+
+
+class LifecycleStage:
+    """The two lifecycle stages of runs and experiments."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One point of a metric's history."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Attributes of a run, named as in MLflow (``run_uuid`` is an alias of ``run_id``)."""
+
+    run_id: str
+    experiment_id: str
+    run_name: str | None
+    user_id: str | None
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str | None
+    lifecycle_stage: str
+
+    @property
+    def run_uuid(self) -> str:
+        return self.run_id
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    """The latest value of each metric, and the params and tags, of one run."""
+
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    info: RunInfo
+    data: RunData
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str | None
+    lifecycle_stage: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """One entry of an artifact listing: a file (with size) or a directory."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None

@@ -1,0 +1,160 @@
+"""Creating, finding, renaming, deleting and restoring experiments."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from ..entities import Experiment, LifecycleStage
+from ..errors import ExperimentNotFound, InvalidParameter
+from .dialect import upsert_rows
+from .schema import experiment_tags, experiments, runs
+from .validation import validate_key, validate_tag_value
+
+MAX_EXPERIMENT_NAME = 500
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def parse_experiment_id(experiment_id: str | int) -> int:
+    """Experiment ids are integers shown as strings, as in MLflow."""
+    try:
+        return int(str(experiment_id).strip())
+    except ValueError:
+        raise InvalidParameter(
+            f"Invalid experiment id {experiment_id!r}: experiment ids are integers such as '0' or '12'.") from None
+
+
+def _validate_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter(f"Invalid experiment name {name!r}: give a non-empty string.")
+    if len(name) > MAX_EXPERIMENT_NAME:
+        raise InvalidParameter(f"Experiment name is {len(name)} characters long; the limit is {MAX_EXPERIMENT_NAME}.")
+    return name
+
+
+def create_experiment(store, name: str, artifact_location: str | None = None,
+                      tags: dict[str, str] | None = None, experiment_id: int | None = None) -> str:
+    """Create an experiment and return its id; the name must be unused (deleted ones included)."""
+    _validate_name(name)
+
+    def unit(conn: Connection) -> str:
+        existing = conn.execute(select(experiments.c.lifecycle_stage).where(experiments.c.name == name)).first()
+        if existing is not None:
+            state = " in deleted state (restore it, or pick another name)" if existing[0] == "deleted" else ""
+            raise InvalidParameter(f"Experiment {name!r} already exists{state}.")
+        new_id = experiment_id
+        if new_id is None:
+            new_id = (conn.execute(select(func.max(experiments.c.experiment_id))).scalar() or 0) + 1
+        now = _now()
+        conn.execute(insert(experiments).values(
+            experiment_id=new_id, name=name, artifact_location=artifact_location or str(store.artifact_root),
+            lifecycle_stage=LifecycleStage.ACTIVE, creation_time=now, last_update_time=now))
+        _set_tags(conn, new_id, tags or {})
+        return str(new_id)
+
+    return store.write(unit)
+
+
+def _set_tags(conn: Connection, experiment_id: int, tags: dict[str, str]) -> None:
+    rows = [{"experiment_id": experiment_id, "key": validate_key(k, "experiment tag"),
+             "value": validate_tag_value(k, v)} for k, v in tags.items()]
+    upsert_rows(conn, experiment_tags, rows, update=["value"])
+
+
+def set_experiment_tag(store, experiment_id: str | int, key: str, value: str) -> None:
+    """Set (or overwrite) a tag of an experiment."""
+    eid = parse_experiment_id(experiment_id)
+
+    def unit(conn: Connection) -> None:
+        _require(conn, eid)
+        _set_tags(conn, eid, {key: value})
+
+    store.write(unit)
+
+
+def _require(conn: Connection, eid: int) -> Row:
+    row = conn.execute(select(experiments).where(experiments.c.experiment_id == eid)).first()
+    if row is None:
+        raise ExperimentNotFound(f"No experiment with id {eid!r} in this store; "
+                                 "'sqltrack experiments list' shows the ones there are.")
+    return row
+
+
+def _to_entity(conn: Connection, row: Row) -> Experiment:
+    tag_rows = conn.execute(select(experiment_tags.c.key, experiment_tags.c.value)
+                            .where(experiment_tags.c.experiment_id == row.experiment_id))
+    return Experiment(
+        experiment_id=str(row.experiment_id), name=row.name, artifact_location=row.artifact_location,
+        lifecycle_stage=row.lifecycle_stage, tags={k: v for k, v in tag_rows},
+        creation_time=row.creation_time, last_update_time=row.last_update_time)
+
+
+def get_experiment(store, experiment_id: str | int) -> Experiment:
+    """The experiment with that id, or ExperimentNotFound."""
+    eid = parse_experiment_id(experiment_id)
+    return store.read(lambda conn: _to_entity(conn, _require(conn, eid)))
+
+
+def find_experiment_by_name(store, name: str) -> Experiment | None:
+    """The experiment with that name (deleted ones too), or None."""
+
+    def unit(conn: Connection) -> Experiment | None:
+        row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
+        return None if row is None else _to_entity(conn, row)
+
+    return store.read(unit)
+
+
+def list_experiments(store, view_type: int = 1) -> list[Experiment]:
+    """Every experiment in the given lifecycle view, oldest id first."""
+    stages = _stages(view_type)
+
+    def unit(conn: Connection) -> list[Experiment]:
+        rows = conn.execute(select(experiments).where(experiments.c.lifecycle_stage.in_(stages))
+                            .order_by(experiments.c.experiment_id)).all()
+        return [_to_entity(conn, row) for row in rows]
+
+    return store.read(unit)
+
+
+def _stages(view_type: int) -> list[str]:
+    return {1: ["active"], 2: ["deleted"], 3: ["active", "deleted"]}[int(view_type)]
+
+
+def set_lifecycle(store, experiment_id: str | int, stage: str) -> None:
+    """Delete (soft) or restore an experiment together with its runs, as MLflow does."""
+    eid = parse_experiment_id(experiment_id)
+    now = _now()
+
+    def unit(conn: Connection) -> None:
+        _require(conn, eid)
+        if eid == 0 and stage == LifecycleStage.DELETED:
+            raise InvalidParameter("The Default experiment (id 0) cannot be deleted.")
+        conn.execute(update(experiments).where(experiments.c.experiment_id == eid)
+                     .values(lifecycle_stage=stage, last_update_time=now))
+        other = LifecycleStage.ACTIVE if stage == LifecycleStage.DELETED else LifecycleStage.DELETED
+        deleted_time = now if stage == LifecycleStage.DELETED else None
+        conn.execute(update(runs).where(runs.c.experiment_id == eid, runs.c.lifecycle_stage == other)
+                     .values(lifecycle_stage=stage, deleted_time=deleted_time))
+
+    store.write(unit)
+
+
+def rename_experiment(store, experiment_id: str | int, new_name: str) -> None:
+    """Give an experiment a new, unused name."""
+    eid = parse_experiment_id(experiment_id)
+    _validate_name(new_name)
+
+    def unit(conn: Connection) -> None:
+        _require(conn, eid)
+        clash = conn.execute(select(experiments.c.experiment_id).where(experiments.c.name == new_name)).first()
+        if clash is not None and clash[0] != eid:
+            raise InvalidParameter(f"Experiment {new_name!r} already exists; pick another name.")
+        conn.execute(update(experiments).where(experiments.c.experiment_id == eid)
+                     .values(name=new_name, last_update_time=_now()))
+
+    store.write(unit)

@@ -1,0 +1,155 @@
+"""Creating, checking and upgrading a store's schema.
+
+Opening an up-to-date store only reads one row; Alembic is imported only when a
+store must be upgraded. New stores are created at the head revision in one
+transaction, so concurrent first openers are safe (SQLite's write lock, or an
+advisory lock on servers, serialises them).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, insert, inspect, select, text
+
+from .._version import __version__
+from ..errors import SchemaOutOfDate, SchemaVersionError
+from . import schema
+from .engine import WRITE_OPTION, enable_wal
+from .views import create_views
+
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+
+def ensure_schema(engine: Engine, url: str, artifact_location: str | None) -> None:
+    """Make the store's schema current: create it, upgrade it (SQLite), or refuse clearly."""
+    enable_wal(engine)
+    with engine.connect() as conn:
+        current = read_revision(conn)
+    if current == schema.SCHEMA_REVISION:
+        return
+    if current is None:
+        _create(engine, artifact_location)
+        return
+    if engine.dialect.name != "sqlite":
+        _refuse_or_fail(engine, url, current, implicit=True)
+    upgrade(engine, url)
+
+
+def read_revision(conn: Connection) -> str | None:
+    """The store's Alembic revision, or None for an empty database."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def read_library_version(conn: Connection) -> str | None:
+    """The sqltrack version that last created or upgraded the store."""
+    if not inspect(conn).has_table("store_info"):
+        return None
+    query = select(schema.store_info.c.value).where(schema.store_info.c.key == "library_version")
+    return conn.execute(query).scalar()
+
+
+def _create(engine: Engine, artifact_location: str | None) -> None:
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        _lock_for_schema_change(conn)
+        if read_revision(conn) is not None:
+            return  # another process created it while we waited for the lock
+        create_tables(conn, artifact_location)
+
+
+def create_tables(conn: Connection, artifact_location: str | None) -> None:
+    """Create every table and view at the head revision, with the Default experiment."""
+    schema.metadata.create_all(conn)
+    create_views(conn)
+    conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": schema.SCHEMA_REVISION})
+    _record_library_version(conn)
+    now = int(time.time() * 1000)
+    conn.execute(insert(schema.experiments).values(
+        experiment_id=0, name=DEFAULT_EXPERIMENT_NAME, artifact_location=artifact_location,
+        lifecycle_stage="active", creation_time=now, last_update_time=now))
+
+
+def _record_library_version(conn: Connection) -> None:
+    table = schema.store_info
+    conn.execute(table.delete().where(table.c.key == "library_version"))
+    conn.execute(insert(table).values(key="library_version", value=__version__))
+
+
+def _lock_for_schema_change(conn: Connection) -> None:
+    """Serialise schema creation/upgrade between processes (SQLite: BEGIN IMMEDIATE already did)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(7301245)"))
+    elif conn.dialect.name in ("mysql", "mariadb"):
+        conn.execute(text("SELECT GET_LOCK('sqltrack_schema', 300)"))
+
+
+def _refuse_or_fail(engine: Engine, url: str, current: str, implicit: bool) -> None:
+    from .alembic_config import known_revisions
+
+    with engine.connect() as conn:
+        library = read_library_version(conn) or "unknown"
+    shown = _display_url(url)
+    if current not in known_revisions():
+        raise SchemaVersionError(
+            f"The store {shown} has schema revision {current!r}, written by sqltrack {library}, which is newer "
+            f"than this sqltrack {__version__} (schema {schema.SCHEMA_REVISION!r}). Upgrade sqltrack "
+            f"(pip install -U sqltrack) to open it.")
+    if implicit:
+        raise SchemaOutOfDate(
+            f"The store {shown} has schema revision {current!r}, older than this sqltrack's "
+            f"{schema.SCHEMA_REVISION!r}. A shared database is never upgraded implicitly: take a backup, then run "
+            f"'sqltrack db upgrade --store {shown}'.")
+
+
+def upgrade(engine: Engine, url: str) -> str | None:
+    """Upgrade the store to the head revision; returns the path of the backup copy (SQLite), if one was made."""
+    with engine.connect() as conn:
+        current = read_revision(conn)
+    if current is None:
+        _create(engine, None)
+        return None
+    if current == schema.SCHEMA_REVISION:
+        return None
+    _refuse_or_fail(engine, url, current, implicit=False)
+    from .alembic_config import run_upgrade
+
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+        _lock_for_schema_change(conn)
+        current = read_revision(conn)
+        if current == schema.SCHEMA_REVISION:
+            return None
+        backup = _backup_sqlite(engine, current)
+        run_upgrade(conn)
+        _record_library_version(conn)
+    return backup
+
+
+def _backup_sqlite(engine: Engine, revision: str) -> str | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    target = Path(f"{database}.backup-{revision}-{time.strftime('%Y%m%d-%H%M%S')}")
+    import sqlite3
+
+    src = sqlite3.connect(database)
+    try:
+        dst = sqlite3.connect(target)
+        with dst:
+            src.backup(dst)
+        dst.close()
+    finally:
+        src.close()
+    return str(target)
+
+
+def _display_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+__all__ = ["ensure_schema", "upgrade", "read_revision", "read_library_version", "create_tables"]

@@ -1,0 +1,75 @@
+"""Reading runs (one or thousands at once) and metric histories."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import Connection, select
+
+from ..entities import Metric, Run, RunData, RunInfo
+from . import values as V
+from .keys import key_ids
+from .runs import run_internal_id
+from .schema import key_names, latest_metrics, metrics, params, runs, tags
+
+_CHUNK = 900  # bound values per IN (…): safe on every backend
+
+
+def load_runs(conn: Connection, ids: Sequence[int]) -> list[Run]:
+    """Load runs by internal id, in the order given, with params, tags and latest metrics."""
+    if not ids:
+        return []
+    infos: dict[int, RunInfo] = {}
+    data: dict[int, tuple[dict, dict, dict]] = {i: ({}, {}, {}) for i in ids}
+    for chunk in _chunks(list(ids)):
+        for row in conn.execute(select(runs).where(runs.c.id.in_(chunk))):
+            infos[row.id] = _info(row)
+        _load_values(conn, chunk, data)
+    return [Run(infos[i], RunData(*data[i])) for i in ids if i in infos]
+
+
+def _chunks(ids: list[int]):
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start:start + _CHUNK]
+
+
+def _info(row) -> RunInfo:
+    return RunInfo(run_id=row.run_uuid, experiment_id=str(row.experiment_id), run_name=row.name,
+                   user_id=row.user_id, status=row.status, start_time=row.start_time, end_time=row.end_time,
+                   artifact_uri=row.artifact_uri, lifecycle_stage=row.lifecycle_stage)
+
+
+def _load_values(conn: Connection, chunk: list[int], data: dict) -> None:
+    lm = latest_metrics.c
+    query = (select(lm.run_id, key_names.c.name, lm.value, lm.kind)
+             .join_from(latest_metrics, key_names, key_names.c.id == lm.key_id).where(lm.run_id.in_(chunk)))
+    for rid, key, value, kind in conn.execute(query):
+        data[rid][0][key] = V.decode_metric(value, kind)
+    for slot, table in ((1, params), (2, tags)):
+        query = (select(table.c.run_id, key_names.c.name, table.c.value)
+                 .join_from(table, key_names, key_names.c.id == table.c.key_id).where(table.c.run_id.in_(chunk)))
+        for rid, key, value in conn.execute(query):
+            data[rid][slot][key] = value
+
+
+def get_run(store, run_id: str) -> Run:
+    """One run by its id, or RunNotFound."""
+    return store.read(lambda conn: load_runs(conn, [run_internal_id(store, conn, run_id)])[0])
+
+
+def metric_history(store, run_id: str, key: str) -> list[Metric]:
+    """Every point of one metric of a run, ordered by step then timestamp."""
+
+    def unit(conn: Connection) -> list[Metric]:
+        rid = run_internal_id(store, conn, run_id)
+        kid = key_ids(store, conn, [key], create=False).get(key)
+        if kid is None:
+            return []
+        m = metrics.c
+        rows = conn.execute(select(m.step, m.timestamp, m.value, m.kind)
+                            .where(m.run_id == rid, m.key_id == kid)
+                            .order_by(m.step, m.timestamp)).all()
+        decode = V.decode_metric
+        return [Metric(key, decode(v, k) if k else v, t, s) for s, t, v, k in rows]
+
+    return store.read(unit)

@@ -1,0 +1,111 @@
+"""Creating runs, changing their status and lifecycle, and resolving run ids."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from ..entities import RUN_STATUSES, LifecycleStage
+from ..errors import InvalidParameter, RunNotFound
+from .experiments import _require as require_experiment
+from .experiments import parse_experiment_id
+from .schema import runs, tags
+from .keys import key_ids
+from .validation import validate_key
+
+RUN_NAME_TAG = "mlflow.runName"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def run_internal_id(store, conn: Connection, run_id: str) -> int:
+    """The integer id of a run from its 32-hex id, or RunNotFound."""
+    cached = store.cached_run_id(run_id)
+    if cached is not None:
+        return cached
+    found = conn.execute(select(runs.c.id).where(runs.c.run_uuid == str(run_id))).scalar()
+    if found is None:
+        raise RunNotFound(f"No run with id {run_id!r} in the store {store.display_url}; "
+                          "'sqltrack runs list' shows the runs there are.")
+    store.remember_run_id(run_id, found)
+    return found
+
+
+def create_run(store, experiment_id: str | int, *, run_name: str | None, user_id: str | None,
+               start_time: int | None, tags_: dict[str, str], run_id: str | None = None,
+               status: str = "RUNNING") -> tuple[str, int]:
+    """Insert a run with its initial tags; returns (run_id, internal id)."""
+    from .batch import write_tags
+
+    eid = parse_experiment_id(experiment_id)
+    new_uuid = run_id or uuid.uuid4().hex
+    start = now_ms() if start_time is None else int(start_time)
+
+    def unit(conn: Connection) -> int:
+        exp = require_experiment(conn, eid)
+        if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameter(f"Experiment {exp.name!r} (id {eid}) is deleted; restore it before logging to it.")
+        result = conn.execute(insert(runs).values(
+            run_uuid=new_uuid, experiment_id=eid, name=run_name, user_id=user_id, status=status,
+            start_time=start, end_time=None, lifecycle_stage=LifecycleStage.ACTIVE,
+            artifact_uri=f"runs:/{new_uuid}", source_type="LOCAL", last_activity_time=start))
+        internal = result.inserted_primary_key[0]
+        write_tags(store, conn, internal, tags_)
+        return internal
+
+    internal = store.write(unit)
+    store.remember_run_id(new_uuid, internal)
+    return new_uuid, internal
+
+
+def update_run(store, run_id: str, *, status: str | None = None, end_time: int | None = None,
+               run_name: str | None = None) -> None:
+    """Change a run's status, end time and/or name (the name also updates the mlflow.runName tag)."""
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidParameter(f"Invalid run status {status!r}; use one of {', '.join(RUN_STATUSES)}.")
+    from .batch import write_tags
+
+    def unit(conn: Connection) -> None:
+        rid = run_internal_id(store, conn, run_id)
+        values = {"last_activity_time": now_ms()}
+        if status is not None:
+            values["status"] = status
+        if end_time is not None:
+            values["end_time"] = end_time
+        conn.execute(update(runs).where(runs.c.id == rid).values(**values))
+        if run_name is not None:
+            write_tags(store, conn, rid, {RUN_NAME_TAG: run_name})
+
+    store.write(unit)
+
+
+def set_run_lifecycle(store, run_id: str, stage: str) -> None:
+    """Soft-delete or restore a run (its data stays until 'sqltrack gc')."""
+
+    def unit(conn: Connection) -> None:
+        rid = run_internal_id(store, conn, run_id)
+        deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
+        conn.execute(update(runs).where(runs.c.id == rid).values(lifecycle_stage=stage, deleted_time=deleted_time))
+
+    store.write(unit)
+
+
+def delete_tag(store, run_id: str, key: str) -> None:
+    """Remove a tag from a run; a tag that is not there is an error, as in MLflow."""
+    validate_key(key, "tag")
+
+    def unit(conn: Connection) -> None:
+        rid = run_internal_id(store, conn, run_id)
+        kid = key_ids(store, conn, [key], create=False).get(key)
+        removed = 0 if kid is None else conn.execute(
+            delete(tags).where(tags.c.run_id == rid, tags.c.key_id == kid)).rowcount
+        if not removed:
+            raise InvalidParameter(f"Run {run_id!r} has no tag {key!r} to delete.")
+        if key == RUN_NAME_TAG:
+            conn.execute(update(runs).where(runs.c.id == rid).values(name=None))
+
+    store.write(unit)
