@@ -108,7 +108,10 @@ class Store:
 
     @property
     def display_url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        """The store's URL for messages (password hidden)."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
 
     def close(self) -> None:
         """Release the database connections."""
