@@ -125,6 +125,8 @@ def _syntax_error(text: str, exc: pp.ParseBaseException, leftover: str | None) -
     loc, expected = exc.loc, _expected(exc)
     if "end of text" in exc.msg:
         loc, expected = (loc, leftover) if leftover else _diagnose_leftover(text, loc)
+    if loc > 0 and text[loc - 1:loc + 1] in ("==", "<>"):
+        loc -= 1  # point at the whole wrong comparator
     found = _found(text, loc)
     reason = f"expected {expected}, found {found}"
     return FilterSyntaxError(reason + _hint(text, loc), text, loc)
@@ -158,9 +160,9 @@ def _found(text: str, loc: int) -> str:
 def _hint(text: str, loc: int) -> str:
     rest = text[loc:]
     if rest.startswith("=="):
-        return " (use = for equality)"
+        return " (use = for equality, not ==)"
     if rest.startswith("<>"):
-        return " (use != for inequality)"
+        return " (use != for inequality, not <>)"
     if rest[:1] and rest[0] in "-/:#$@&+*%!" and loc > 0 and (text[loc - 1].isalnum() or text[loc - 1] == "_"):
         return _quote_hint(text, loc)
     return ""
