@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import errors
-from ._version import __version__
+from . import errors  # noqa: F401
+from ._version import __version__  # noqa: F401
 
 _FLUENT = (
     "set_tracking_uri", "get_tracking_uri", "get_client", "create_experiment", "set_experiment", "get_experiment",

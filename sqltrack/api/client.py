@@ -7,11 +7,10 @@ import os
 import time
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..entities import ACTIVE_ONLY, Experiment, FileInfo, Metric, Param, Run, RunTag
+from ..entities import ACTIVE_ONLY, Experiment, FileInfo, Metric, Param, Run, RunData, RunInfo, RunTag
 from ..errors import InvalidParameter
 from ..store import Store, open_store
 from ..store import batch, experiments, reads, runs
-from ..store.validation import validate_key, validate_metric_value, validate_step, validate_timestamp
 from .buffer import WriteBuffer
 from .paging import PagedList
 
@@ -87,9 +86,13 @@ class Client:
                                    f"{tag_values[runs.RUN_NAME_TAG]!r}; give one of them.")
         tag_values[runs.RUN_NAME_TAG] = name
         user = tag_values.get("mlflow.user")
+        start = _now_ms() if start_time is None else int(start_time)
         run_id, _ = runs.create_run(self._store, experiment_id, run_name=name, user_id=user,
-                                    start_time=start_time, tags_=tag_values)
-        return self.get_run(run_id)
+                                    start_time=start, tags_=tag_values)
+        info = RunInfo(run_id=run_id, experiment_id=str(experiment_id), run_name=name, user_id=user,
+                       status="RUNNING", start_time=start, end_time=None, artifact_uri=f"runs:/{run_id}",
+                       lifecycle_stage="active")
+        return Run(info, RunData({}, {}, dict(tag_values)))
 
     def get_run(self, run_id: str) -> Run:
         """The run with its params, tags and latest metrics (pending values of this client included)."""
@@ -124,9 +127,7 @@ class Client:
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
                    step: int | None = None, synchronous: bool | None = None) -> None:
         """Log one metric point; cheap: points are written in batches (see ``sqltrack.api.buffer``)."""
-        point = batch.Point(validate_key(key, "metric"), validate_step(key, step or 0),
-                            validate_timestamp(key, _now_ms() if timestamp is None else timestamp),
-                            validate_metric_value(key, value))
+        point = batch.make_point(key, value, _now_ms() if timestamp is None else timestamp, step or 0)
         self._buffer.add_point(run_id, point)
         self._maybe_sync(run_id, synchronous)
 

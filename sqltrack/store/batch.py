@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from ..errors import InvalidParameter, ParamConflict
 from ..entities import Metric
@@ -18,14 +18,13 @@ from . import values as V
 from .dialect import insert_ignore_rows, upsert_rows
 from .keys import key_ids
 from .schema import latest_metrics, metrics, params, runs, tags
-from .validation import (MAX_BATCH_POINTS, validate_key, validate_metric_value, validate_param_value,
+from .validation import (_GOOD_KEYS, MAX_BATCH_POINTS, validate_key, validate_metric_value, validate_param_value,
                          validate_step, validate_tag_value, validate_timestamp)
 
 RUN_NAME_TAG = "mlflow.runName"
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
     """A validated metric point, ready to store."""
 
     key: str
@@ -34,11 +33,21 @@ class Point:
     value: float  # the exact value (NaN/inf included)
 
 
+_MAX_INT64 = 2**63
+
+
+def make_point(key: str, value: object, timestamp: object, step: object) -> Point:
+    """Validate one metric point; the common case (str key seen before, float, ints) costs ~1 µs."""
+    if (type(value) is float and type(step) is int and type(timestamp) is int and key in _GOOD_KEYS
+            and -_MAX_INT64 <= step < _MAX_INT64 and 0 <= timestamp < _MAX_INT64):
+        return Point(key, step, timestamp, value)
+    return Point(validate_key(key, "metric"), validate_step(key, step), validate_timestamp(key, timestamp),
+                 validate_metric_value(key, value))
+
+
 def prepare_points(items: Iterable[Metric]) -> list[Point]:
     """Validate metric points before any transaction starts."""
-    points = [Point(validate_key(m.key, "metric"), validate_step(m.key, m.step),
-                    validate_timestamp(m.key, m.timestamp), validate_metric_value(m.key, m.value))
-              for m in items]
+    points = [make_point(m.key, m.value, m.timestamp, m.step) for m in items]
     if len(points) > MAX_BATCH_POINTS:
         raise InvalidParameter(f"A batch holds {len(points):,} metric points; the limit is {MAX_BATCH_POINTS:,} "
                                "per call. Split it into several calls.")
@@ -59,7 +68,14 @@ def write_batch(store, conn: Connection, rid: int, run_id: str, points: Sequence
     write_params(store, conn, rid, run_id, params_)
     write_tags(store, conn, rid, tags_)
     write_points(store, conn, rid, points)
-    conn.execute(update(runs).where(runs.c.id == rid).values(last_activity_time=now))
+    conn.execute(_TOUCH_RUN, {"b_rid": rid, "b_now": now})
+
+
+_SELECT_PARAMS = select(params.c.key_id, params.c.value).where(
+    params.c.run_id == bindparam("rid"), params.c.key_id.in_(bindparam("kids", expanding=True)))
+_TOUCH_RUN = update(runs).where(runs.c.id == bindparam("b_rid")).values(last_activity_time=bindparam("b_now"))
+_SELECT_LATEST = select(latest_metrics).where(
+    latest_metrics.c.run_id == bindparam("rid"), latest_metrics.c.key_id.in_(bindparam("kids", expanding=True)))
 
 
 def write_params(store, conn: Connection, rid: int, run_id: str, items: Mapping[str, str]) -> None:
@@ -68,8 +84,7 @@ def write_params(store, conn: Connection, rid: int, run_id: str, items: Mapping[
         return
     ids = key_ids(store, conn, items)
     by_id = {ids[k]: k for k in items}
-    existing = conn.execute(select(params.c.key_id, params.c.value)
-                            .where(params.c.run_id == rid, params.c.key_id.in_(list(by_id))))
+    existing = conn.execute(_SELECT_PARAMS, {"rid": rid, "kids": list(by_id)})
     for key_id, old in existing:
         key = by_id[key_id]
         if old != items[key]:
@@ -102,11 +117,19 @@ def write_points(store, conn: Connection, rid: int, points: Sequence[Point]) -> 
         return
     native = store.rules.native_inf
     ids = key_ids(store, conn, {p.key for p in points})
-    unique = {(rid, ids[p.key], p.step, p.timestamp) + V.encode_metric(p.value, native): p for p in points}
-    inserted_all = _insert_points(conn, list(unique)) == len(unique)
+    encode = V.encode_metric
+    unique: dict[tuple, Point] = {}
     by_key: dict[int, list[Point]] = {}
-    for row, point in unique.items():
-        by_key.setdefault(row[1], []).append(point)
+    for point in points:
+        kid, value = ids[point.key], point.value
+        if value - value == 0.0 and value != 0.0:  # finite and non-zero: stored as is (the usual case)
+            row = (rid, kid, point.step, point.timestamp, value, V.FINITE)
+        else:
+            row = (rid, kid, point.step, point.timestamp) + encode(value, native)
+        if row not in unique:
+            unique[row] = point
+            by_key.setdefault(kid, []).append(point)
+    inserted_all = _insert_points(conn, list(unique)) == len(unique)
     if inserted_all:
         _merge_latest(conn, rid, by_key, native)
     else:  # some points were already stored: recount those keys from the history
@@ -125,7 +148,7 @@ def _insert_points(conn: Connection, rows: list[tuple]) -> int:
 
 
 def _latest_order(step: int, timestamp: int, value: float) -> tuple:
-    """MLflow's "latest" is the max by (step, timestamp, value), NaN counting as 0."""
+    """MLflow's "latest" is the max by (step, timestamp, value), NaN counting as 0; "first" is the min."""
     return (step, timestamp, 0.0 if value != value else value)
 
 
@@ -151,7 +174,7 @@ class _Summary:
     def of(cls, points: Sequence[Point]) -> "_Summary":
         finite = [p.value for p in points if p.value == p.value]
         return cls(latest=max(points, key=lambda p: _latest_order(p.step, p.timestamp, p.value)),
-                   first=min(points, key=lambda p: (p.step, p.timestamp)),
+                   first=min(points, key=lambda p: _latest_order(p.step, p.timestamp, p.value)),
                    count=len(points), nan_count=len(points) - len(finite),
                    total=sum(finite) if finite else None,
                    low=min(finite) if finite else None, high=max(finite) if finite else None)
@@ -160,7 +183,7 @@ class _Summary:
         keyf = lambda p: _latest_order(p.step, p.timestamp, p.value)  # noqa: E731
         pick = lambda a, b, f: b if a is None else a if b is None else f(a, b)  # noqa: E731
         return _Summary(latest=max(self.latest, other.latest, key=keyf),
-                        first=min(self.first, other.first, key=lambda p: (p.step, p.timestamp)),
+                        first=min(self.first, other.first, key=keyf),
                         count=self.count + other.count, nan_count=self.nan_count + other.nan_count,
                         total=pick(self.total, other.total, lambda a, b: a + b),
                         low=pick(self.low, other.low, min), high=pick(self.high, other.high, max))
@@ -182,7 +205,7 @@ _LATEST_COLUMNS = [c.name for c in latest_metrics.columns if c.name not in ("run
 
 
 def _merge_latest(conn: Connection, rid: int, by_key: dict[int, list[Point]], native: bool) -> None:
-    existing = _read_summaries(conn, rid, list(by_key))
+    existing = _read_summaries(conn, rid, list(by_key), native)
     rows = []
     for kid, points in by_key.items():
         summary = _Summary.of(points)
@@ -192,19 +215,20 @@ def _merge_latest(conn: Connection, rid: int, by_key: dict[int, list[Point]], na
     upsert_rows(conn, latest_metrics, rows, update=_LATEST_COLUMNS)
 
 
-def _read_summaries(conn: Connection, rid: int, kids: list[int]) -> dict[int, _Summary]:
-    lm = latest_metrics.c
-    rows = conn.execute(select(latest_metrics).where(lm.run_id == rid, lm.key_id.in_(kids)))
+def _read_summaries(conn: Connection, rid: int, kids: list[int], native: bool) -> dict[int, _Summary]:
+    rows = conn.execute(_SELECT_LATEST, {"rid": rid, "kids": kids})
     result = {}
     for r in rows:
         latest = Point("", r.step, r.timestamp, V.decode_metric(r.value, r.kind))
         first = Point("", r.first_step, r.first_timestamp, V.decode_metric(r.first_value, r.first_kind))
-        result[r.key_id] = _Summary(latest, first, r.count, r.nan_count, _restore_inf(r.sum_value),
-                                    _restore_inf(r.min_value), _restore_inf(r.max_value))
+        restore = (lambda v: v) if native else _restore_inf
+        result[r.key_id] = _Summary(latest, first, r.count, r.nan_count, restore(r.sum_value),
+                                    restore(r.min_value), restore(r.max_value))
     return result
 
 
 def _restore_inf(value: float | None) -> float | None:
+    """Backends without ±inf store it as ±max-float in aggregate columns."""
     if value is not None and abs(value) >= V.MAX_FLOAT:
         return math.copysign(math.inf, value)
     return value

@@ -9,6 +9,7 @@ for facts about the backend (does it store ±inf?). Query-side differences live 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 from sqlalchemy import Connection, Table, insert
@@ -65,9 +66,13 @@ def _insert_ignore_stmt(table: Table, dialect_name: str):
 
 def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], update: Sequence[str]) -> None:
     """Insert rows, or update the ``update`` columns of rows whose primary key exists."""
-    if not rows:
-        return
-    name = conn.dialect.name
+    if rows:
+        conn.execute(_upsert_stmt(table, conn.dialect.name, tuple(update)), list(rows))
+
+
+@lru_cache(maxsize=64)
+def _upsert_stmt(table: Table, name: str, update: tuple[str, ...]):
+    """Built once per table and backend: statement construction is costly on the logging path."""
     pk = [c.name for c in table.primary_key.columns]
     if name in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as my_insert
@@ -81,4 +86,4 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         stmt = dialect_insert(table)
         stmt = stmt.on_conflict_do_update(index_elements=pk, set_={c: stmt.excluded[c] for c in update})
-    conn.execute(stmt, list(rows))
+    return stmt

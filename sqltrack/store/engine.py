@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import weakref
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import StaticPool
 
 #: How long a SQLite writer waits for the lock before giving up (ms); retries come on top.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -29,11 +32,26 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     if read_only and not memory:
         parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
-    # File databases are cheap to open; NullPool avoids sharing connections across fork().
-    poolclass = StaticPool if memory else NullPool
-    engine = create_engine(parsed, connect_args=connect_args, poolclass=poolclass)
+    # Pooled: closing the last connection of a WAL file checkpoints it, far too slow per write.
+    if memory:
+        engine = create_engine(parsed, connect_args=connect_args, poolclass=StaticPool)
+    else:
+        engine = create_engine(parsed, connect_args=connect_args, pool_size=4, max_overflow=16)
     _install_sqlite_events(engine, read_only=read_only)
+    _forget_pool_after_fork(engine)
     return engine
+
+
+def _forget_pool_after_fork(engine: Engine) -> None:
+    """A forked child must not use its parent's connections; it opens its own."""
+    ref = weakref.ref(engine)
+
+    def in_child() -> None:
+        live = ref()
+        if live is not None:
+            live.dispose(close=False)
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def _install_sqlite_events(engine: Engine, read_only: bool) -> None:

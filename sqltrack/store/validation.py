@@ -19,8 +19,20 @@ MAX_BATCH_POINTS = 100_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+_GOOD_KEYS: set[str] = set()
+
+
 def validate_key(key: object, what: str) -> str:
     """Return the key if it is usable: a non-empty string, no control characters, a safe relative path."""
+    if key in _GOOD_KEYS:  # keys repeat on every step of a training loop
+        return key  # type: ignore[return-value]
+    _check_key(key, what)
+    if len(_GOOD_KEYS) < 100_000:
+        _GOOD_KEYS.add(key)  # type: ignore[arg-type]
+    return key  # type: ignore[return-value]
+
+
+def _check_key(key: object, what: str) -> None:
     if not isinstance(key, str) or not key:
         raise InvalidParameter(f"Invalid {what} key {key!r}: keys are non-empty strings.")
     if len(key) > MAX_KEY_LENGTH:
@@ -32,7 +44,6 @@ def validate_key(key: object, what: str) -> str:
         raise InvalidParameter(
             f"Invalid {what} key {key!r}: '/' may separate names (as in 'train/loss') but a key cannot start or end "
             "with '/', repeat it, or contain '.' or '..' segments.")
-    return key
 
 
 def _validate_text(key: str, value: object, what: str) -> str:

@@ -1,6 +1,6 @@
 """How metric values and params are encoded in columns, so that NaN and ±inf survive.
 
-A metric point is stored as ``(value, kind)``. ``kind`` is exact on every backend;
+A metric point is stored as ``(value, kind)``. ``kind`` is exact on every backend (-0.0 included);
 ``value`` is a number that sorts right: NaN is stored as 0 (never compared: queries
 check ``kind``), ±inf natively where the backend can and as ±max-float elsewhere.
 """
@@ -13,6 +13,7 @@ FINITE = 0
 NAN = 1
 POS_INF = 2
 NEG_INF = 3
+NEG_ZERO = 4  # SQLite stores -0.0 as integer 0; the sign lives here
 
 MAX_FLOAT = 1.7976931348623157e308
 
@@ -25,6 +26,8 @@ def encode_metric(value: float, native_inf: bool = True) -> tuple[float, int]:
         return (value if native_inf else MAX_FLOAT), POS_INF
     if value == -math.inf:
         return (value if native_inf else -MAX_FLOAT), NEG_INF
+    if value == 0.0 and math.copysign(1.0, value) < 0:
+        return 0.0, NEG_ZERO
     return value, FINITE
 
 
@@ -36,6 +39,8 @@ def decode_metric(stored: float | None, kind: int | None) -> float:
         return math.inf
     if kind == NEG_INF:
         return -math.inf
+    if kind == NEG_ZERO:
+        return -0.0
     return float(stored)
 
 

@@ -1,0 +1,30 @@
+"""``import sqltrack`` must stay light: no pandas, alembic, click or SQLAlchemy until needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("pandas", "alembic", "click", "sqlalchemy", "numpy", "cloudpickle", "yaml")
+
+
+def test_import_loads_nothing_heavy():
+    code = ("import sys, sqltrack; heavy = [m for m in %r if m in sys.modules]; print(','.join(heavy))" % (HEAVY,))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+
+
+def test_logging_does_not_load_pandas_or_alembic(tmp_path):
+    code = ("import sys, sqltrack as m; m.set_tracking_uri(%r); "
+            "r = m.start_run(); m.log_metric('x', 1.0); m.end_run(); "
+            "print(','.join(x for x in ('pandas', 'alembic', 'click') if x in sys.modules))" % str(tmp_path / "s.db"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+
+
+def test_public_surface_is_explicit():
+    import sqltrack
+
+    for name in sqltrack.__all__:
+        assert getattr(sqltrack, name) is not None, name
+    assert sqltrack.MlflowClient is sqltrack.Client
