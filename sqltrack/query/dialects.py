@@ -86,7 +86,7 @@ class DialectRules:
 
 _SQLITE = DialectRules(
     name="sqlite",
-    like=lambda col, p: col.op("GLOB")(like_to_glob(p)),
+    like=lambda col, p: col.op("GLOB", is_comparison=True)(like_to_glob(p)),
     ilike=lambda col, p: func.lower(col).like(func.lower(p)),
     equals=lambda col, v: col == v,
     in_list=lambda col, vs: col.in_(list(vs)),
@@ -110,7 +110,8 @@ _POSTGRESQL = DialectRules(
 
 _MYSQL = DialectRules(
     name="mysql",
-    like=lambda col, p: and_(col.like(_backslash_literal(p)), col.op("LIKE BINARY")(_backslash_literal(p))),
+    like=lambda col, p: and_(col.like(_backslash_literal(p)),
+                             col.op("LIKE BINARY", is_comparison=True)(_backslash_literal(p))),
     ilike=lambda col, p: func.lower(col).like(func.lower(_backslash_literal(p))),
     equals=lambda col, v: and_(col == v, col == _binary(v)),
     in_list=lambda col, vs: and_(col.in_(list(vs)), col.in_([_binary(v) for v in vs])),

@@ -16,7 +16,7 @@ import pyparsing as pp
 from ..errors import FilterSyntaxError
 from . import ast, grammar
 from .resolve import Resolver
-from .vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY, Vocabulary
+from .vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY
 
 MAX_FILTER_CHARS = 10_000
 MAX_NESTING = 20

@@ -14,3 +14,9 @@ def golden_store(tmp_path_factory):
     engine = build_store(tmp_path_factory.mktemp("golden") / "golden.db", runs)
     yield engine, runs
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def golden_engine(golden_store):
+    """The engine of the golden store."""
+    return golden_store[0]

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, insert
+from sqlalchemy.pool import StaticPool
 
 from sqltrack.store import schema
 from sqltrack.store.values import encode_metric, param_number
@@ -21,9 +22,12 @@ from .reference import RUN_NAME_TAG, RunSpec, summarize
 NAN, INF = math.nan, math.inf
 
 
-def build_store(path: Path, runs: list[RunSpec]) -> Engine:
-    """Create a SQLite store at ``path`` holding ``runs`` (experiments 1 and 2 exist)."""
-    engine = create_engine(f"sqlite:///{path}")
+def build_store(path: Path | None, runs: list[RunSpec]) -> Engine:
+    """Create a SQLite store at ``path`` (None: in memory) holding ``runs``; experiments 1 and 2 exist."""
+    if path is None:
+        engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(f"sqlite:///{path}")
     schema.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(insert(schema.experiments), [
@@ -113,7 +117,7 @@ def golden_runs() -> list[RunSpec]:
                 tags={RUN_NAME_TAG: "epsilon", "note": "50% off_sale", "mlflow.source.type": "LOCAL"},
                 metrics={"accuracy": _one(0.92), "error": _one(0.05)}),
         RunSpec("zeta", "5a5b5c5d5e5f50515253545556575859", status="FINISHED", start_time=500, end_time=900,
-                user_id="erin", tags={RUN_NAME_TAG: "zeta", "owner": "bob"}),
+                user_id="erin", tags={RUN_NAME_TAG: "zeta", "owner": "bob", "title": "[wip] a*b?c"}),
         RunSpec("eta", "9e9e9e9e9e9e9e9e9e9e9e9e9e9e9e9e", status="FINISHED", start_time=4000, end_time=4100,
                 user_id="Alice", artifact_uri="file:///art/ABC/7", params={"lr": "0.05"}),
         RunSpec("theta", "7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b", lifecycle_stage="deleted", start_time=5000,
