@@ -1,0 +1,1 @@
+def import_mlflow_db(*a, **k): raise NotImplementedError

@@ -1,0 +1,162 @@
+"""The import loop shared by mlruns trees and MLflow databases.
+
+Readers run in a thread pool (file reads, hashing and blob writes release the GIL)
+while the calling thread writes to the store. Complete runs are committed in groups:
+one transaction holds up to a few hundred *complete* runs, so no half run is ever
+visible and an interruption (Ctrl-C, kill, power loss) loses at most the group being
+written, never part of a run. Inside a group each run that the store refuses is rolled
+back alone (a savepoint) and reported.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from contextlib import closing
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable, Sequence
+
+from ..errors import ImportFailure
+from .plan import CONFLICT, FAILED, IMPORT, REPLACE, UNCHANGED, UPDATE, Decision, apply_group, plan_group
+from .records import RunRecord
+from .summary import ImportSummary, ProgressCallback
+from .tree import Problem
+
+#: Group limits: runs per transaction, metric points per transaction, seconds between commits.
+GROUP_RUNS = 256
+GROUP_POINTS = 200_000
+GROUP_SECONDS = 1.0
+
+Task = tuple[str, Callable[[], RunRecord]]  # (where, read the run)
+
+
+def default_workers() -> int:
+    """Reader threads: I/O bound, so more than the cores."""
+    return min(16, (os.cpu_count() or 2) * 4)
+
+
+def read_all(tasks: Sequence[Task], workers: int) -> Iterable[tuple[str, RunRecord | ImportFailure]]:
+    """Run the readers in a pool, yielding results in task order, with a bounded read-ahead."""
+    ahead = max(GROUP_RUNS * 2, workers * 4)
+    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="sqltrack-import")
+    window: deque[tuple[str, Future]] = deque()
+    pending = iter(tasks)
+    try:
+        for where, task in pending:
+            window.append((where, pool.submit(_guarded, task)))
+            if len(window) >= ahead:
+                break
+        while window:
+            where, future = window.popleft()
+            for next_where, task in pending:
+                window.append((next_where, pool.submit(_guarded, task)))
+                break
+            yield where, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _guarded(task: Callable[[], RunRecord]) -> RunRecord | ImportFailure:
+    try:
+        return task()
+    except ImportFailure as error:
+        return error
+    except (OSError, ValueError) as error:  # anything else unreadable in the source: name it
+        return ImportFailure(str(error))
+
+
+def import_runs(store, tasks: Sequence[Task], summary: ImportSummary, *, overwrite: bool, dry_run: bool,
+                strict: bool, workers: int, progress: ProgressCallback | None) -> None:
+    """Read every task's run and write them in groups, counting what happened into ``summary``."""
+    writer = _GroupWriter(store, summary, overwrite, dry_run)
+    done, total = 0, len(tasks)
+    with closing(read_all(tasks, workers)) as results:
+        for where, result in results:
+            if isinstance(result, ImportFailure):
+                if strict:
+                    raise result
+                summary.runs_failed += 1
+                summary.problems.append(Problem(FAILED, where, str(result)))
+                done += 1
+            else:
+                done += writer.add(result)
+            if progress is not None:
+                progress(done, total)
+    done += writer.flush()
+    if progress is not None:
+        progress(done, total)
+
+
+class _GroupWriter:
+    """Collects complete runs and commits them a group at a time."""
+
+    def __init__(self, store, summary: ImportSummary, overwrite: bool, dry_run: bool) -> None:
+        self.store, self.summary, self.overwrite, self.dry_run = store, summary, overwrite, dry_run
+        self.group: list[RunRecord] = []
+        self.points = 0
+        self.started = time.monotonic()
+
+    def add(self, record: RunRecord) -> int:
+        """Queue a run; returns how many runs were committed now."""
+        self.group.append(record)
+        self.points += record.content.point_count()
+        full = len(self.group) >= GROUP_RUNS or self.points >= GROUP_POINTS
+        return self.flush() if full or time.monotonic() - self.started > GROUP_SECONDS else 0
+
+    def flush(self) -> int:
+        """Plan and write the queued runs in one transaction; returns how many there were."""
+        group, self.group, self.points, self.started = self.group, [], 0, time.monotonic()
+        if not group:
+            return 0
+        store, overwrite = self.store, self.overwrite
+        if self.dry_run:
+            decisions = store.read(lambda conn: plan_group(conn, group, overwrite))
+        else:
+            decisions = store.write(lambda conn: apply_group(store, conn, plan_group(conn, group, overwrite)))
+        for decision in decisions:
+            count(self.summary, decision)
+        return len(group)
+
+
+def count(summary: ImportSummary, decision: Decision) -> None:
+    """Add one run's outcome to the summary."""
+    record, action = decision.record, decision.action
+    run_id = record.content.run_uuid
+    for warning in record.warnings:
+        summary.problems.append(Problem("warning", record.where, warning, run_id))
+    if action == UNCHANGED:
+        summary.runs_unchanged += 1
+    elif action == CONFLICT:
+        summary.runs_skipped += 1
+        summary.problems.append(Problem(CONFLICT, record.where, f"run {run_id} exists in the store with different "
+                                        f"content ({decision.reason}); left alone (use --overwrite to replace it).",
+                                        run_id))
+    elif action == FAILED:
+        summary.runs_failed += 1
+        summary.problems.append(Problem(FAILED, record.where, f"run {run_id}: {decision.reason}", run_id))
+    else:
+        _count_written(summary, decision)
+
+
+def _count_written(summary: ImportSummary, decision: Decision) -> None:
+    content, old = decision.record.content, decision.old
+    if decision.action == IMPORT:
+        summary.runs_imported += 1
+    else:
+        summary.runs_updated += 1
+    if decision.action == REPLACE:
+        summary.problems.append(Problem("warning", decision.record.where, f"run {content.run_uuid} replaced the "
+                                        f"stored one (--overwrite; it differed: {decision.reason}).",
+                                        content.run_uuid))
+    keep = old if decision.action == UPDATE else None
+    for key, pts in content.points.items():
+        summary.metric_points += len(pts) - (len(set(pts) & set(keep.points.get(key, ()))) if keep else 0)
+    for source in decision.record.files:
+        if keep is not None and keep.artifacts.get(source.path, (None, None))[:2] == (source.digest, source.size):
+            continue
+        summary.artifact_files += 1
+        summary.artifact_bytes += source.size
+        if not source.new:
+            summary.artifacts_deduplicated += 1
+            summary.artifact_bytes_deduplicated += source.size

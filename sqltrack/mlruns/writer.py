@@ -1,0 +1,1 @@
+def export_mlruns(*a, **k): raise NotImplementedError
