@@ -1,28 +1,47 @@
 """Compile a resolved filter AST into one SQLAlchemy Core boolean over the searched table.
 
-Each comparison on a keyed value (metric, param, tag) becomes a semi-join
-``runs.id IN (SELECT run_id FROM <child> WHERE key_id = (SELECT id FROM key_names WHERE
-name = :key) AND <predicate>)``: uncorrelated, so SQLite runs it once, driven by the
-``(key_id, value)`` indexes, and two-valued, so NOT/OR behave. The rules:
+Semantics (the same as ``tests/query/reference.py``):
 
 * a row without the key never satisfies a comparison, ``!=`` and ``NOT IN`` included;
-  ``NOT`` is plain negation, so ``NOT params.a = 'x'`` keeps runs without ``a``;
+  ``NOT`` is plain two-valued negation, so ``NOT params.a = 'x'`` keeps runs without ``a``;
 * NaN compares as in IEEE (only ``!=`` is true); NaN is stored as 0 with ``kind = NAN``;
 * ``X IS NULL`` is true when the run has no value for X;
 * dataset fields never match (this store records no datasets).
+
+Shapes. A comparison on a keyed value (metric, param, tag) has two equivalent forms:
+
+* **driver**: ``runs.id IN (SELECT run_id FROM <child> WHERE key_id = (SELECT id FROM
+  key_names WHERE name = :key) AND <predicate>)``; uncorrelated, read once from the
+  ``(key_id, value)`` index, and SQLite can drive the search from it;
+* **probe**: ``EXISTS (SELECT ... WHERE run_id = runs.id AND key_id = ... AND ...)``; one
+  primary-key lookup per candidate run, nothing materialized.
+
+Where the dialect plans semi-joins from statistics (PostgreSQL, MySQL) every clause is a
+driver. SQLite has no histograms and would materialize every non-driving IN list in full,
+so there (``adaptive_driver``) an AND with several keyed clauses gets every clause as a
+probe plus ONE driver chosen at run time: each candidate's matching rows are counted up
+to ``DRIVER_PROBE_CAP`` in scalar subqueries, and a ``LIMIT CASE ... THEN -1 ELSE 0``
+switches on only the branch of the smallest one (SQLite evaluates a LIMIT before its loop).
 """
 
 from __future__ import annotations
 
 import operator
+from dataclasses import replace
 from typing import Protocol
 
-from sqlalchemy import and_, exists, false, not_, or_, select, true
+from sqlalchemy import and_, case, false, func, literal, not_, or_, select, true, union_all
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select
 
 from . import ast
 from .dialects import DialectRules
 from .sources import Source
+
+#: Rows counted per candidate when choosing the driving clause of an AND (SQLite).
+DRIVER_PROBE_CAP = 2000
+#: At most this many clauses of one AND compete to drive.
+MAX_DRIVER_CANDIDATES = 3
 
 _OPERATORS = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt,
@@ -47,37 +66,81 @@ class FilterCompiler:
 
     def compile(self, node: ast.Node | None) -> ColumnElement:
         """The WHERE condition for a tree (``true()`` for no filter)."""
-        if node is None:
-            return true()
+        return true() if node is None else self.node(node, drive=True)
+
+    def node(self, node: ast.Node, drive: bool) -> ColumnElement:
+        """Compile one node; ``drive`` says whether it may be written as a driver."""
+        drive = drive or not self.rules.adaptive_driver
         if isinstance(node, ast.And):
-            return and_(*(self.compile(item) for item in node.items))
+            return self.conjunction(node, drive)
         if isinstance(node, ast.Or):
-            return or_(*(self.compile(item) for item in node.items))
+            return or_(*(self.node(item, drive) for item in node.items))
         if isinstance(node, ast.Not):
-            return not_(self.compile(node.item))
+            return not_(self.node(node.item, drive=False))
+        shape = self.leaf(node)
+        return shape.driver() if drive else shape.probe()
+
+    def conjunction(self, node: ast.And, drive: bool) -> ColumnElement:
+        """AND: on SQLite, probes for every keyed clause plus one adaptive driver."""
+        if not drive or not self.rules.adaptive_driver:
+            return and_(*(self.node(item, drive) for item in node.items))
+        items = _flatten(node)
+        leaves = [self.leaf(item) for item in items if not isinstance(item, (ast.Or, ast.Not))]
+        candidates = sorted((s for s in leaves if s.can_drive), key=lambda s: s.rank)[:MAX_DRIVER_CANDIDATES]
+        if not candidates:
+            first_or = next((i for i in items if isinstance(i, ast.Or)), None)
+            return and_(*(self.node(item, drive=item is first_or) for item in items))
+        parts = [self.node(item, drive=False) for item in items]
+        if len(candidates) == 1:
+            return and_(candidates[0].driver(), *parts)
+        return and_(self.adaptive_driver(candidates), *parts)
+
+    def adaptive_driver(self, candidates: list[LeafShape]) -> ColumnElement:
+        """``id IN (<rows of the candidate with the fewest matches>)``, chosen when the query runs."""
+        counts = [select(func.count()).select_from(c.estimate.limit(DRIVER_PROBE_CAP).subquery()).scalar_subquery()
+                  for c in candidates]
+        estimates = select(*(count.label(f"c{i}") for i, count in enumerate(counts))).subquery()
+        columns = list(estimates.c)
+        first_smallest = case(*((and_(*(c <= other for other in columns if other is not c)), i)
+                                for i, c in enumerate(columns)), else_=0)
+        # One row, read by every branch: materialized so the counts run once.
+        choice = select(first_smallest.label("winner")).select_from(estimates).cte("driver_choice")
+        choice = choice.prefix_with("MATERIALIZED")
+        winner = select(choice.c.winner).scalar_subquery()
+        branches = []
+        for i, candidate in enumerate(candidates):
+            rows = candidate.rows.limit(case((winner == i, -1), else_=0)).subquery()
+            branches.append(select(rows.c[0]))
+        return self.sources.parent_id.in_(union_all(*branches))
+
+    # -- leaves -----------------------------------------------------------------------
+
+    def leaf(self, node: ast.Node) -> LeafShape:
+        """The shape of a comparison, IN list or IS [NOT] NULL."""
         if isinstance(node, ast.IsNull):
             return self.is_null(node)
         if isinstance(node, ast.InList):
             return self.in_list(node)
         return self.compare(node)
 
-    # -- clauses --------------------------------------------------------------------
-
-    def compare(self, node: ast.Compare) -> ColumnElement:
+    def compare(self, node: ast.Compare) -> LeafShape:
         left = self.sources.source(node.left)
         if isinstance(node.right, (ast.Number, ast.String)):
             if left is None:
-                return false()
-            return self.semi_join([left], self.literal_predicate(left, node.op, node.right.value))
+                return LeafShape.constant(false())
+            predicate = self.literal_predicate(left, node.op, node.right.value)
+            # the estimate leaves out the NaN guard, so it counts from the index alone
+            estimate = self.literal_predicate(replace(left, kind=None), node.op, node.right.value)
+            return self.shape([left], predicate, rank=0 if node.op == "=" else 1, estimate=estimate)
         right = self.sources.source(node.right)
         if left is None or right is None:
-            return false()
-        return self.semi_join([left, right], self.field_predicate(left, node.op, right))
+            return LeafShape.constant(false())
+        return self.shape([left, right], self.field_predicate(left, node.op, right), rank=2)
 
-    def in_list(self, node: ast.InList) -> ColumnElement:
+    def in_list(self, node: ast.InList) -> LeafShape:
         source = self.sources.source(node.operand)
         if source is None:
-            return false()
+            return LeafShape.constant(false())
         values = [value.value for value in node.values]
         if isinstance(node.values[0], ast.Number):
             member = source.value.in_(values)
@@ -85,18 +148,39 @@ class FilterCompiler:
         else:
             member = self.rules.in_list(source.value, values)
             test = not_(member) if node.negated else member
-        return self.semi_join([source], test)
+        return self.shape([source], test, rank=2 if node.negated else 0)
 
-    def is_null(self, node: ast.IsNull) -> ColumnElement:
+    def is_null(self, node: ast.IsNull) -> LeafShape:
         source = self.sources.source(node.operand)
         if source is None:
-            return true() if not node.negated else false()
+            return LeafShape.constant(true() if not node.negated else false())
         if source.table is None:
-            return source.value.is_not(None) if node.negated else source.value.is_(None)
-        present = self.semi_join([source], true())
-        return present if node.negated else not_(present)
+            return LeafShape.constant(source.value.is_not(None) if node.negated else source.value.is_(None))
+        present = self.shape([source], true(), rank=2)
+        return present if node.negated else present.negated()
 
-    # -- predicates -----------------------------------------------------------------
+    def shape(self, sources: list[Source], predicate: ColumnElement, rank: int,
+              estimate: ColumnElement | None = None) -> LeafShape:
+        """The driver/probe forms of "the sources' values exist and satisfy the predicate"."""
+        children = [s for s in sources if s.table is not None]
+        parents = [s for s in sources if s.table is None]
+        guards = [s.value.is_not(None) for s in parents if getattr(s.value, "nullable", True)]
+        if not children:
+            return LeafShape.constant(_and(*guards, predicate))
+        first, *others = children
+        conditions = [*first.conditions, *guards]
+        from_ = first.table
+        for other in others:
+            from_ = from_.join(other.table, other.link == first.link)
+            conditions.extend(other.conditions)
+        rows = select(first.link).select_from(from_).where(*conditions, predicate)
+        shape = LeafShape(self.sources.parent_id, rows, first.link, rank, can_drive=not parents)
+        # selecting a constant lets SQLite count from the index without visiting table rows
+        counted = predicate if estimate is None else estimate
+        shape.estimate = select(literal(1)).select_from(from_).where(*conditions, counted)
+        return shape
+
+    # -- predicates -------------------------------------------------------------------
 
     def literal_predicate(self, source: Source, op: str, value) -> ColumnElement:
         """``source op value`` for a literal; NaN is unequal to everything."""
@@ -123,26 +207,46 @@ class FilterCompiler:
             return _or(test, left.nan, right.nan)
         return _and(test, left.not_nan, right.not_nan)
 
-    # -- joining to the searched row ------------------------------------------------
 
-    def semi_join(self, sources: list[Source], predicate: ColumnElement) -> ColumnElement:
-        """The rows for which the sources' values exist and satisfy the predicate."""
-        children = [s for s in sources if s.table is not None]
-        parents = [s for s in sources if s.table is None]
-        guards = [s.value.is_not(None) for s in parents if getattr(s.value, "nullable", True)]
-        if not children:
-            return _and(*guards, predicate)
-        first, *others = children
-        conditions = [*first.conditions, *guards]
-        from_ = first.table
-        for other in others:
-            from_ = from_.join(other.table, other.link == first.link)
-            conditions.extend(other.conditions)
-        conditions.append(predicate)
-        if parents:  # a column of the searched row takes part: correlate on it
-            query = select(first.link).select_from(from_).where(first.link == self.sources.parent_id, *conditions)
-            return exists(query)
-        return self.sources.parent_id.in_(select(first.link).select_from(from_).where(*conditions))
+class LeafShape:
+    """A clause as "these child rows exist for the run": written as a driver or a probe."""
+
+    def __init__(self, parent_id, rows: Select | None, link, rank: int, can_drive: bool,
+                 fixed: ColumnElement | None = None, negate: bool = False) -> None:
+        self.parent_id, self.rows, self.link = parent_id, rows, link
+        self.rank, self.can_drive, self.fixed, self.negate = rank, can_drive, fixed, negate
+        self.estimate = rows  # what to count when choosing a driver (cheaper than rows where possible)
+
+    @classmethod
+    def constant(cls, condition: ColumnElement) -> LeafShape:
+        """A clause on the searched row's own columns (or a constant): the same in both forms."""
+        return cls(None, None, None, rank=9, can_drive=False, fixed=condition)
+
+    def negated(self) -> LeafShape:
+        """The same rows, required to be absent (IS NULL): never a driver."""
+        return LeafShape(self.parent_id, self.rows, self.link, self.rank, False, self.fixed, True)
+
+    def driver(self) -> ColumnElement:
+        if self.fixed is not None:
+            return self.fixed
+        if not self.can_drive:  # correlated on the searched row's columns, or IS NULL
+            return self.probe()
+        test = self.parent_id.in_(self.rows)
+        return not_(test) if self.negate else test
+
+    def probe(self) -> ColumnElement:
+        if self.fixed is not None:
+            return self.fixed
+        test = self.rows.where(self.link == self.parent_id).exists()
+        return not_(test) if self.negate else test
+
+
+def _flatten(node: ast.And) -> list[ast.Node]:
+    """The terms of nested ANDs, in order."""
+    items = []
+    for item in node.items:
+        items.extend(_flatten(item) if isinstance(item, ast.And) else [item])
+    return items
 
 
 def _is_string(source: Source) -> bool:

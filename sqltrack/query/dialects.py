@@ -82,6 +82,7 @@ class DialectRules:
     native_inf: bool                     # ±inf stored as themselves (else ±max-float)
     nulls_sort_low: bool                 # NULL sorts before every value in ASC order
     nulls_last_syntax: bool              # ``NULLS LAST`` is understood
+    adaptive_driver: bool                # choose the driving clause of an AND at run time (see compiler)
 
 
 _SQLITE = DialectRules(
@@ -94,6 +95,7 @@ _SQLITE = DialectRules(
     native_inf=True,
     nulls_sort_low=True,
     nulls_last_syntax=True,
+    adaptive_driver=True,
 )
 
 _POSTGRESQL = DialectRules(
@@ -106,6 +108,7 @@ _POSTGRESQL = DialectRules(
     native_inf=True,
     nulls_sort_low=False,
     nulls_last_syntax=True,
+    adaptive_driver=False,
 )
 
 _MYSQL = DialectRules(
@@ -119,6 +122,7 @@ _MYSQL = DialectRules(
     native_inf=False,
     nulls_sort_low=True,
     nulls_last_syntax=False,
+    adaptive_driver=False,
 )
 
 #: Dialect name (``engine.dialect.name``) → rules.
