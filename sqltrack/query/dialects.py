@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from sqlalchemy import and_, cast, func
+from sqlalchemy import String, and_, cast, func, literal
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -66,6 +66,9 @@ def _backslash_literal(pattern: str) -> str:
 
 
 def _binary(value) -> ColumnElement:
+    """``CAST(value AS BINARY)``; a Python string stays a bound string inside the cast."""
+    if isinstance(value, str):
+        value = literal(value, String())
     return cast(value, mysql.BINARY())
 
 

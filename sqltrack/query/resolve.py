@@ -189,8 +189,13 @@ class Resolver:
             return f"{reason} (prefixes are case-sensitive); did you mean {prefix.lower()}.?"
         close = difflib.get_close_matches(prefix, known, n=1, cutoff=0.6)
         if close:
-            return f"{reason}; did you mean {close[0]}.?"
+            return f"{reason}; did you mean {self.preferred_prefix(close[0])}.?"
         return f"{reason}; valid prefixes are {', '.join(p + '.' for p in self.vocabulary.preferred)}"
+
+    def preferred_prefix(self, prefix: str) -> str:
+        """The spelling we suggest for a prefix's kind (``param`` → ``params``)."""
+        kind = self.vocabulary.prefixes[prefix]
+        return next((p for p in self.vocabulary.preferred if self.vocabulary.prefixes[p] == kind), prefix)
 
     def unknown_attribute(self, key: str, bare: bool) -> str:
         vocab = self.vocabulary

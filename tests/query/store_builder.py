@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, insert
 from sqlalchemy.pool import StaticPool
 
 from sqltrack.store import schema
-from sqltrack.store.values import encode_metric, param_number
+from sqltrack.store.values import MAX_FLOAT, encode_metric, param_number
 
 from .reference import RUN_NAME_TAG, RunSpec, summarize
 
@@ -28,6 +28,14 @@ def build_store(path: Path | None, runs: list[RunSpec]) -> Engine:
         engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         engine = create_engine(f"sqlite:///{path}")
+    fill_store(engine, runs)
+    return engine
+
+
+def fill_store(engine: Engine, runs: list[RunSpec]) -> None:
+    """Create the tables on an empty database and insert ``runs``."""
+    global _NATIVE_INF
+    _NATIVE_INF = engine.dialect.name not in ("mysql", "mariadb")
     schema.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(insert(schema.experiments), [
@@ -36,7 +44,20 @@ def build_store(path: Path | None, runs: list[RunSpec]) -> Engine:
         key_ids = _insert_keys(conn, runs)
         for run_id, run in enumerate(runs, start=1):
             _insert_run(conn, run_id, run, key_ids)
-    return engine
+
+
+_NATIVE_INF = True
+
+
+def _encode(value: float) -> tuple[float, int]:
+    return encode_metric(value, _NATIVE_INF)
+
+
+def _aggregate(value: float | None) -> float | None:
+    """An aggregate as the store keeps it: ±inf become ±max-float where the backend has no inf."""
+    if value is None or _NATIVE_INF or not math.isinf(value):
+        return value
+    return math.copysign(MAX_FLOAT, value)
 
 
 def _insert_keys(conn, runs: list[RunSpec]) -> dict[str, int]:
@@ -66,14 +87,15 @@ def _insert_run(conn, run_id: int, run: RunSpec, key_ids: dict[str, int]) -> Non
 def _insert_metric(conn, run_id: int, key_id: int, history: list[tuple[int, int, float]]) -> None:
     conn.execute(insert(schema.metrics), [
         {"run_id": run_id, "key_id": key_id, "step": s, "timestamp": t,
-         "value": encode_metric(v)[0], "kind": encode_metric(v)[1]} for s, t, v in history])
+         "value": _encode(v)[0], "kind": _encode(v)[1]} for s, t, v in history])
     summary = summarize(history)
     (step, timestamp, value), first = summary["latest"], summary["first"]
     conn.execute(insert(schema.latest_metrics).values(
         run_id=run_id, key_id=key_id, step=step, timestamp=timestamp,
-        value=encode_metric(value)[0], kind=encode_metric(value)[1],
-        min_value=summary["min"], max_value=summary["max"], avg_value=summary["avg"],
-        sum_value=summary["sum"], first_value=encode_metric(first[2])[0], first_kind=encode_metric(first[2])[1],
+        value=_encode(value)[0], kind=_encode(value)[1],
+        min_value=_aggregate(summary["min"]), max_value=_aggregate(summary["max"]),
+        avg_value=_aggregate(summary["avg"]), sum_value=_aggregate(summary["sum"]),
+        first_value=_encode(first[2])[0], first_kind=_encode(first[2])[1],
         first_step=first[0], first_timestamp=first[1], count=summary["count"], nan_count=summary["nan_count"]))
 
 
