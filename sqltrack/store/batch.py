@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from sqlalchemy import Connection, and_, bindparam, select, update
@@ -34,6 +36,7 @@ class Point(NamedTuple):
 
 
 _MAX_INT64 = 2**63
+_IN_CHUNK = 500  # bound values per IN (...)
 
 
 def make_point(key: str, value: object, timestamp: object, step: object) -> Point:
@@ -46,12 +49,30 @@ def make_point(key: str, value: object, timestamp: object, step: object) -> Poin
 
 
 def prepare_points(items: Iterable[Metric]) -> list[Point]:
-    """Validate metric points before any transaction starts."""
-    points = [make_point(m.key, m.value, m.timestamp, m.step) for m in items]
-    if len(points) > MAX_BATCH_POINTS:
-        raise InvalidParameter(f"A batch holds {len(points):,} metric points; the limit is {MAX_BATCH_POINTS:,} "
+    """Validate metric points before any transaction starts.
+
+    Returns ``(key, step, timestamp, value)`` tuples (``Point``-shaped). A batch of known keys,
+    float values and int steps/timestamps in range is checked column by column at C speed;
+    anything else goes point by point through ``make_point``.
+    """
+    rows = list(map(_METRIC_FIELDS, items))
+    if len(rows) > MAX_BATCH_POINTS:
+        raise InvalidParameter(f"A batch holds {len(rows):,} metric points; the limit is {MAX_BATCH_POINTS:,} "
                                "per call. Split it into several calls.")
-    return points
+    if rows and _plain_columns(*zip(*rows)):
+        return rows
+    return [make_point(key, value, timestamp, step) for key, step, timestamp, value in rows]
+
+
+_METRIC_FIELDS = attrgetter("key", "step", "timestamp", "value")
+
+
+def _plain_columns(keys: tuple, steps: tuple, stamps: tuple, values: tuple) -> bool:
+    """True when every point passes ``make_point``'s fast checks."""
+    return (set(map(type, values)) == {float} and set(map(type, steps)) == {int}
+            and set(map(type, stamps)) == {int} and _GOOD_KEYS.issuperset(keys)
+            and -_MAX_INT64 <= min(steps) and max(steps) < _MAX_INT64
+            and 0 <= min(stamps) and max(stamps) < _MAX_INT64)
 
 
 def prepare_params(items: Mapping[str, object]) -> dict[str, str]:
@@ -68,32 +89,50 @@ def write_batch(store, conn: Connection, rid: int, run_id: str, points: Sequence
     write_params(store, conn, rid, run_id, params_)
     write_tags(store, conn, rid, tags_)
     write_points(store, conn, rid, points)
-    conn.execute(_TOUCH_RUN, {"b_rid": rid, "b_now": now})
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("UPDATE runs SET last_activity_time = ? WHERE id = ?", (now, rid))
+    else:
+        conn.execute(_TOUCH_RUN, {"b_rid": rid, "b_now": now})
 
 
 _SELECT_PARAMS = select(params.c.key_id, params.c.value).where(
     params.c.run_id == bindparam("rid"), params.c.key_id.in_(bindparam("kids", expanding=True)))
 _TOUCH_RUN = update(runs).where(runs.c.id == bindparam("b_rid")).values(last_activity_time=bindparam("b_now"))
-_SELECT_LATEST = select(latest_metrics).where(
-    latest_metrics.c.run_id == bindparam("rid"), latest_metrics.c.key_id.in_(bindparam("kids", expanding=True)))
 
 
 def write_params(store, conn: Connection, rid: int, run_id: str, items: Mapping[str, str]) -> None:
-    """Insert params; re-logging the same value is fine, a different one raises ParamConflict."""
+    """Insert params; re-logging the same value is fine, a different one raises ParamConflict.
+
+    On SQLite the rows are inserted first (INSERT OR IGNORE) and only when some were already
+    there are the stored values read back and compared; a conflict raises inside the
+    transaction, so nothing of the batch is kept.
+    """
     if not items:
         return
     ids = key_ids(store, conn, items)
-    by_id = {ids[k]: k for k in items}
-    existing = conn.execute(_SELECT_PARAMS, {"rid": rid, "kids": list(by_id)})
-    for key_id, old in existing:
-        key = by_id[key_id]
-        if old != items[key]:
-            raise ParamConflict(
-                f"Changing param values is not allowed: param {key!r} of run {run_id} was already logged with "
-                f"value {_short(old)!r}, and now {_short(items[key])!r}. Params are write-once; log the new value "
-                "under another key, or start a new run.")
     rows = [(rid, ids[k], v, V.param_number(v)) for k, v in items.items()]
+    if conn.dialect.name == "sqlite":
+        inserted = conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO params (run_id, key_id, value, value_num) VALUES (?, ?, ?, ?)", rows).rowcount
+        if inserted != len(rows):
+            _check_params(conn, rid, run_id, ids, items)
+        return
+    _check_params(conn, rid, run_id, ids, items)
     insert_ignore_rows(conn, params, rows)
+
+
+def _check_params(conn: Connection, rid: int, run_id: str, ids: Mapping[str, int], items: Mapping[str, str]) -> None:
+    by_id = {ids[k]: k for k in items}
+    kids = list(by_id)
+    for start in range(0, len(kids), _IN_CHUNK):
+        existing = conn.execute(_SELECT_PARAMS, {"rid": rid, "kids": kids[start:start + _IN_CHUNK]})
+        for key_id, old in existing:
+            key = by_id[key_id]
+            if old != items[key]:
+                raise ParamConflict(
+                    f"Changing param values is not allowed: param {key!r} of run {run_id} was already logged with "
+                    f"value {_short(old)!r}, and now {_short(items[key])!r}. Params are write-once; log the new "
+                    "value under another key, or start a new run.")
 
 
 def _short(text: str) -> str:
@@ -105,35 +144,75 @@ def write_tags(store, conn: Connection, rid: int, items: Mapping[str, str]) -> N
     if not items:
         return
     ids = key_ids(store, conn, items)
-    upsert_rows(conn, tags, [{"run_id": rid, "key_id": ids[k], "value": v} for k, v in items.items()],
-                update=["value"])
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("INSERT INTO tags (run_id, key_id, value) VALUES (?, ?, ?) "
+                             "ON CONFLICT (run_id, key_id) DO UPDATE SET value = excluded.value",
+                             [(rid, ids[k], v) for k, v in items.items()])
+    else:
+        upsert_rows(conn, tags, [{"run_id": rid, "key_id": ids[k], "value": v} for k, v in items.items()],
+                    update=["value"])
     if RUN_NAME_TAG in items:
         conn.execute(update(runs).where(runs.c.id == rid).values(name=items[RUN_NAME_TAG][:250]))
 
 
 def write_points(store, conn: Connection, rid: int, points: Sequence[Point]) -> None:
-    """Insert metric points (exact duplicates are ignored) and refresh latest_metrics."""
+    """Insert metric points (exact duplicates are ignored) and refresh latest_metrics.
+
+    Rows are inserted in primary-key order (B-tree appends, not page splits all over), and
+    each key's summary is read off its sorted rows; see ``_sorted_summary``.
+    """
     if not points:
         return
     native = store.rules.native_inf
-    ids = key_ids(store, conn, {p.key for p in points})
+    ids = key_ids(store, conn, {p[0] for p in points})
     encode = V.encode_metric
-    unique: dict[tuple, Point] = {}
-    by_key: dict[int, list[Point]] = {}
-    for point in points:
-        kid, value = ids[point.key], point.value
-        if value - value == 0.0 and value != 0.0:  # finite and non-zero: stored as is (the usual case)
-            row = (rid, kid, point.step, point.timestamp, value, V.FINITE)
-        else:
-            row = (rid, kid, point.step, point.timestamp) + encode(value, native)
-        if row not in unique:
-            unique[row] = point
-            by_key.setdefault(kid, []).append(point)
-    inserted_all = _insert_points(conn, list(unique)) == len(unique)
-    if inserted_all:
-        _merge_latest(conn, rid, by_key, native)
+    # finite non-zero values (the usual case) are stored as they are, with kind FINITE (0)
+    rows = [(rid, ids[k], s, t, v, 0) if v - v == 0.0 and v != 0.0 else (rid, ids[k], s, t) + encode(v, native)
+            for k, s, t, v in points]
+    unique = list(dict.fromkeys(rows))  # exact duplicates once, first occurrence first
+    ordered = sorted(unique)
+    if _insert_points(conn, ordered) == len(ordered):
+        _merge_latest(conn, rid, _summaries(ordered, unique, native), native)
     else:  # some points were already stored: recount those keys from the history
-        _recompute_latest(conn, rid, list(by_key), native)
+        _recompute_latest(conn, rid, unique, native)
+
+
+def _summaries(ordered: list[tuple], unique: list[tuple], native: bool) -> dict[int, "_Summary"]:
+    """Each key's summary from its rows in primary-key order (``unique``: the same rows in logging order)."""
+    result = {}
+    for kid, group in groupby(ordered, itemgetter(1)):
+        rows = list(group)
+        summary = _sorted_summary(rows, native)
+        if summary is None:  # a tie between distinct values: MLflow keeps the one logged first
+            summary = _Summary.of([Point("", r[2], r[3], V.decode_metric(r[4], r[5])) for r in unique if r[1] == kid])
+        result[kid] = summary
+    return result
+
+
+def _sorted_summary(rows: list[tuple], native: bool) -> "_Summary | None":
+    """The summary of one key's rows sorted by (step, timestamp, stored value, kind), or None on a tie.
+
+    The stored value orders like MLflow's "latest" order (NaN is stored as 0, -0.0 as 0 and,
+    without native ±inf, ±inf as ±max-float), so the last row is the latest point and the
+    first row the first point, unless its (step, timestamp, stored value) equals its
+    neighbour's: then the order of logging decides, and the caller takes the exact path.
+    """
+    last, first = rows[-1], rows[0]
+    if len(rows) > 1 and (rows[-2][2:5] == last[2:5] or rows[1][2:5] == first[2:5]):
+        return None
+    if any(row[5] for row in rows):  # NaN, ±inf or -0.0 somewhere
+        if not native:
+            return None
+        values = [V.decode_metric(row[4], row[5]) for row in rows]
+        finite = [v for v in values if v == v]
+        latest, earliest = values[-1], values[0]
+    else:
+        finite = [row[4] for row in rows]
+        latest, earliest = last[4], first[4]
+    return _Summary(latest=Point("", last[2], last[3], latest), first=Point("", first[2], first[3], earliest),
+                    count=len(rows), nan_count=len(rows) - len(finite),
+                    total=sum(finite) if finite else None,
+                    low=min(finite) if finite else None, high=max(finite) if finite else None)
 
 
 def _insert_points(conn: Connection, rows: list[tuple]) -> int:
@@ -202,28 +281,50 @@ class _Summary:
 
 
 _LATEST_COLUMNS = [c.name for c in latest_metrics.columns if c.name not in ("run_id", "key_id")]
+_SELECT_LATEST_COLUMNS = select(latest_metrics.c.key_id, *(latest_metrics.c[c] for c in _LATEST_COLUMNS)).where(
+    latest_metrics.c.run_id == bindparam("rid"), latest_metrics.c.key_id.in_(bindparam("kids", expanding=True)))
 
 
-def _merge_latest(conn: Connection, rid: int, by_key: dict[int, list[Point]], native: bool) -> None:
-    existing = _read_summaries(conn, rid, list(by_key), native)
+def _merge_latest(conn: Connection, rid: int, summaries: dict[int, _Summary], native: bool) -> None:
+    existing = _read_summaries(conn, rid, list(summaries), native)
     rows = []
-    for kid, points in by_key.items():
-        summary = _Summary.of(points)
+    for kid, summary in summaries.items():
         if kid in existing:
             summary = existing[kid].merge(summary)
         rows.append(summary.row(rid, kid, native))
-    upsert_rows(conn, latest_metrics, rows, update=_LATEST_COLUMNS)
+    _upsert_latest(conn, rows)
+
+
+_QUOTED = [f'"{c}"' for c in _LATEST_COLUMNS]
+_LATEST_SQL = (f"SELECT key_id, {', '.join(_QUOTED)} FROM latest_metrics "
+               "WHERE run_id = ? AND key_id IN ({marks})")
+_UPSERT_LATEST_SQL = (f"INSERT INTO latest_metrics (run_id, key_id, {', '.join(_QUOTED)}) "
+                      f"VALUES ({', '.join('?' * (len(_LATEST_COLUMNS) + 2))}) ON CONFLICT (run_id, key_id) "
+                      f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _QUOTED)}")
+
+
+def _upsert_latest(conn: Connection, rows: list[dict]) -> None:
+    if conn.dialect.name == "sqlite":  # driver-level: Core's dict-based upsert costs more than the insert
+        names = ["run_id", "key_id", *_LATEST_COLUMNS]
+        conn.exec_driver_sql(_UPSERT_LATEST_SQL, [tuple(row[n] for n in names) for row in rows])
+    else:
+        upsert_rows(conn, latest_metrics, rows, update=_LATEST_COLUMNS)
 
 
 def _read_summaries(conn: Connection, rid: int, kids: list[int], native: bool) -> dict[int, _Summary]:
-    rows = conn.execute(_SELECT_LATEST, {"rid": rid, "kids": kids})
     result = {}
-    for r in rows:
-        latest = Point("", r.step, r.timestamp, V.decode_metric(r.value, r.kind))
-        first = Point("", r.first_step, r.first_timestamp, V.decode_metric(r.first_value, r.first_kind))
+    for start in range(0, len(kids), _IN_CHUNK):
+        chunk = kids[start:start + _IN_CHUNK]
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(_LATEST_SQL.format(marks=", ".join("?" * len(chunk))), (rid, *chunk))
+        else:
+            rows = conn.execute(_SELECT_LATEST_COLUMNS, {"rid": rid, "kids": chunk})
         restore = (lambda v: v) if native else _restore_inf
-        result[r.key_id] = _Summary(latest, first, r.count, r.nan_count, restore(r.sum_value),
-                                    restore(r.min_value), restore(r.max_value))
+        for (key_id, step, timestamp, value, kind, low, high, _avg, total, first_value, first_kind, first_step,
+             first_timestamp, count, nan_count) in rows:
+            latest = Point("", step, timestamp, V.decode_metric(value, kind))
+            first = Point("", first_step, first_timestamp, V.decode_metric(first_value, first_kind))
+            result[key_id] = _Summary(latest, first, count, nan_count, restore(total), restore(low), restore(high))
     return result
 
 
@@ -234,12 +335,32 @@ def _restore_inf(value: float | None) -> float | None:
     return value
 
 
-def _recompute_latest(conn: Connection, rid: int, kids: list[int], native: bool) -> None:
+def _recompute_latest(conn: Connection, rid: int, unique: list[tuple], native: bool) -> None:
+    """Recount the keys of a batch from their whole history (some points of the batch were stored already).
+
+    Ties in the latest/first order are broken as MLflow does, by logging order: a stored
+    latest (or first) point was logged before this batch, so it wins a tie; otherwise the
+    point logged first in this batch does.
+    """
     m = metrics.c
+    kids = list(dict.fromkeys(row[1] for row in unique))
+    before = _read_summaries(conn, rid, kids, native)
     rows = []
     for kid in kids:
         history = conn.execute(select(m.step, m.timestamp, m.value, m.kind)
                                .where(and_(m.run_id == rid, m.key_id == kid))).all()
-        points = [Point("", s, t, V.decode_metric(v, k)) for s, t, v, k in history]
-        rows.append(_Summary.of(points).row(rid, kid, native))
-    upsert_rows(conn, latest_metrics, rows, update=_LATEST_COLUMNS)
+        summary = _Summary.of([Point("", s, t, V.decode_metric(v, k)) for s, t, v, k in history])
+        logged = [Point("", r[2], r[3], V.decode_metric(r[4], r[5])) for r in unique if r[1] == kid]
+        old = before.get(kid)
+        summary.latest = _first_logged(summary.latest, old.latest if old else None, logged)
+        summary.first = _first_logged(summary.first, old.first if old else None, logged)
+        rows.append(summary.row(rid, kid, native))
+    _upsert_latest(conn, rows)
+
+
+def _first_logged(best: Point, stored: Point | None, logged: list[Point]) -> Point:
+    """Among the points that tie with ``best`` in the latest order, the one logged first."""
+    order = _latest_order(*best[1:])
+    if stored is not None and _latest_order(*stored[1:]) == order:
+        return stored
+    return next((p for p in logged if _latest_order(*p[1:]) == order), best)

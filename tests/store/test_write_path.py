@@ -1,0 +1,144 @@
+"""The fast write path (sorted inserts, column-wise validation, insert-first params) keeps every guarantee."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from sqltrack import Metric, Param, RunTag
+from sqltrack.errors import InvalidParameter, ParamConflict
+from sqltrack.store.batch import prepare_points
+from sqltrack.store.schema import key_names, latest_metrics, metrics, params
+
+
+def _latest_row(client, run_id: str, key: str):
+    rid = client.store.cached_run_id(run_id)
+    return client.store.read(lambda c: c.execute(
+        select(latest_metrics).join(key_names, key_names.c.id == latest_metrics.c.key_id)
+        .where(key_names.c.name == key, latest_metrics.c.run_id == rid)).one())
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal as stored values: NaN equals NaN, and the sign of zero counts."""
+    if a != a or b != b:
+        return a != a and b != b
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+@pytest.mark.parametrize("values", [(math.nan, 0.0), (0.0, math.nan), (-0.0, 0.0), (0.0, -0.0),
+                                    (math.nan, -0.0), (-0.0, math.nan)])
+def test_tied_points_keep_the_first_logged_as_latest_and_first(client, values):
+    """Points with equal (step, timestamp, value-with-NaN-as-0) tie; MLflow keeps the first logged."""
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[Metric("m", v, 5, 1) for v in values])
+    assert _same(client.get_run(run_id).data.metrics["m"], values[0])
+    row = _latest_row(client, run_id, "m")
+    assert row.count == 2
+    assert row.first_kind == _kind(values[0])
+
+
+def _kind(value: float) -> int:
+    from sqltrack.store.values import encode_metric
+
+    return encode_metric(value)[1]
+
+
+def test_tie_across_batches_keeps_the_stored_point(client):
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[Metric("m", math.nan, 5, 1)])
+    client.log_batch(run_id, metrics=[Metric("m", 0.0, 5, 1)])
+    assert math.isnan(client.get_run(run_id).data.metrics["m"])
+
+
+def test_points_logged_out_of_order_are_stored_exactly(client):
+    run_id = client.create_run("0").info.run_id
+    logged = [(3, 9.5), (1, -0.0), (2, math.inf), (0, math.nan), (4, -math.inf), (5, 1e-308)]
+    client.log_batch(run_id, metrics=[Metric("m", v, 100 + s, s) for s, v in logged])
+    history = client.get_metric_history(run_id, "m")
+    assert [m.step for m in history] == [0, 1, 2, 3, 4, 5]
+    for point, (step, value) in zip(history, sorted(logged)):
+        assert point.step == step and _same(point.value, value)
+    row = _latest_row(client, run_id, "m")
+    assert (row.count, row.nan_count, row.min_value, row.max_value) == (6, 1, -math.inf, math.inf)
+    assert client.get_run(run_id).data.metrics["m"] == 1e-308
+
+
+def test_exact_duplicates_in_one_batch_are_stored_once(client):
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[Metric("m", 1.5, 7, 2)] * 3 + [Metric("m", 2.5, 7, 2)])
+    assert len(client.get_metric_history(run_id, "m")) == 2
+    assert _latest_row(client, run_id, "m").count == 2
+
+
+def test_a_param_conflict_in_a_batch_keeps_nothing_of_the_batch(client):
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, params=[Param("lr", "0.1")])
+    with pytest.raises(ParamConflict, match="lr"):
+        client.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)],
+                         params=[Param("new", "x"), Param("lr", "0.2")], tags=[RunTag("t", "v")])
+    run = client.get_run(run_id)
+    assert run.data.params == {"lr": "0.1"}
+    assert "m" not in run.data.metrics and "t" not in run.data.tags
+    client.log_batch(run_id, params=[Param("lr", "0.1"), Param("new", "y")])  # same value again is fine
+    assert client.get_run(run_id).data.params == {"lr": "0.1", "new": "y"}
+
+
+def test_param_number_column_is_filled(client):
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, params=[Param("lr", "1e-3"), Param("opt", "adam")])
+    rows = client.store.read(lambda c: c.execute(
+        select(key_names.c.name, params.c.value_num).join(key_names, key_names.c.id == params.c.key_id)).all())
+    assert dict(rows) == {"lr": 0.001, "opt": None}
+
+
+def test_prepare_points_checks_mixed_batches_point_by_point():
+    plain = prepare_points([Metric("seen/key", 1.0, 2, 3)] * 2)
+    assert plain == [("seen/key", 3, 2, 1.0)] * 2
+    converted = prepare_points([Metric("seen/key", 1.0, 2, 3), Metric("seen/key", 4, 5.0, 6)])
+    assert [tuple(p) for p in converted] == [("seen/key", 3, 2, 1.0), ("seen/key", 6, 5, 4.0)]
+    assert type(converted[1][3]) is float
+    with pytest.raises(InvalidParameter, match="step"):
+        prepare_points([Metric("seen/key", 1.0, 2, 3), Metric("seen/key", 1.0, 2, 2**63)])
+    with pytest.raises(InvalidParameter):
+        prepare_points([Metric("seen/key", 1.0, 2, 3), Metric("bad/../key", 1.0, 2, 3)])
+    with pytest.raises(InvalidParameter):
+        prepare_points([Metric("seen/key", True, 2, 3)])
+
+
+values = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                   st.sampled_from([0.0, -0.0, 1.0, math.nan, math.inf, -math.inf]))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), values, st.integers(0, 3), st.integers(-2, 2)),
+                      min_size=1, max_size=40))
+def test_history_and_latest_match_the_logged_points(client, batch):
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[Metric(k, v, t, s) for k, v, t, s in batch])
+    for key in {k for k, *_ in batch}:
+        logged = [(s, t, v) for k, v, t, s in batch if k == key]
+        distinct = list({(s, t, v if v == v else "nan", math.copysign(1, v)): (s, t, v) for s, t, v in logged}.values())
+        history = [(m.step, m.timestamp, m.value) for m in client.get_metric_history(run_id, key)]
+        assert len(history) == len(distinct)
+        assert [h[:2] for h in history] == sorted(h[:2] for h in history)
+        order = lambda p: (p[0], p[1], 0.0 if p[2] != p[2] else p[2])  # noqa: E731
+        want = max(logged, key=order)[2]
+        assert _same(client.get_run(run_id).data.metrics[key], want)
+    rid = client.store.cached_run_id(run_id)
+    stored = client.store.read(lambda c: c.execute(select(metrics).where(metrics.c.run_id == rid)).all())
+    assert len(stored) == len({(k, s, t, v if v == v else "nan", math.copysign(1, v)) for k, v, t, s in batch})
+
+
+def test_a_batch_with_stored_duplicates_still_breaks_ties_by_logging_order(client):
+    """Found by test_latest_aggregates: the recount path used to let the primary-key order decide."""
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[Metric("m", 0.0, 0, 0)])
+    client.log_batch(run_id, metrics=[Metric("m", 0.0, 0, 0), Metric("m", math.nan, 0, 3), Metric("m", 0.0, 0, 3)])
+    assert math.isnan(client.get_run(run_id).data.metrics["m"])
+    assert _latest_row(client, run_id, "m").count == 3
+    client.log_batch(run_id, metrics=[Metric("m", 0.0, 0, 3), Metric("m", -0.0, 0, 3)])  # stored latest wins
+    assert math.isnan(client.get_run(run_id).data.metrics["m"])
