@@ -55,18 +55,26 @@ def read_file(path: str, limit: int, what: str) -> bytes:
     try:
         info = os.fstat(fd)
         check_regular(path, info, limit, what)
-        chunks, left = [], limit + 1
-        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
-            chunks.append(chunk)
-            left -= len(chunk)
+        data = _read_all(fd, min(info.st_size, limit) + 1, limit)
     except OSError as error:
         raise ImportFailure(f"{path}: cannot read this {what} file ({error.strerror}).") from None
     finally:
         os.close(fd)
-    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > limit:
         raise ImportFailure(f"{path}: this {what} file grew past {limit:,} bytes while it was read.")
     return data
+
+
+def _read_all(fd: int, first: int, limit: int) -> bytes:
+    """Read to EOF (one call when the size from fstat is right), at most ``limit + 1`` bytes."""
+    data = os.read(fd, first)
+    if len(data) < first:
+        return data
+    chunks, left = [data], limit + 1 - len(data)
+    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def check_regular(path: str, info: os.stat_result, limit: int | None, what: str) -> None:
@@ -84,7 +92,7 @@ def check_regular(path: str, info: os.stat_result, limit: int | None, what: str)
 
 def walk_files(guard: TreeGuard, top: str) -> Iterator[tuple[str, str]]:
     """Yield ``(relative POSIX path, path)`` of every file below ``top``, checking symlinks."""
-    yield from _walk(guard, top, "", 0, (os.path.realpath(top),))
+    yield from _walk(guard, top, "", 0, ())
 
 
 def _walk(guard: TreeGuard, folder: str, prefix: str, depth: int, seen: tuple[str, ...]):
@@ -95,11 +103,12 @@ def _walk(guard: TreeGuard, folder: str, prefix: str, depth: int, seen: tuple[st
     except OSError as error:
         raise ImportFailure(f"{folder}: cannot list this folder ({error.strerror}).") from None
     for entry in entries:
-        rel = f"{prefix}{entry.name}"
+        rel = prefix + entry.name
         if entry.is_symlink():
             real = guard.follow(entry.path)
             if os.path.isdir(real):
-                if real in seen:
+                # a linked folder inside one of its own ancestors would loop forever
+                if real in seen or os.path.realpath(folder).startswith(real.rstrip(os.sep) + os.sep):
                     raise ImportFailure(f"{entry.path}: a symlink loop back to {real}; refused.")
                 yield from _walk(guard, entry.path, rel + "/", depth + 1, seen + (real,))
             else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from contextlib import contextmanager
@@ -12,8 +11,9 @@ from ..errors import ImportFailure
 from .blobsink import BlobSink
 from .experiments import sync_experiments
 from .files import TreeGuard
-from .pipeline import Task, default_workers, import_runs, read_all
-from .reader import TreeContext, read_run
+from .parallel import read_runs
+from .pipeline import default_processes, default_workers, import_runs
+from .reader import TreeContext
 from .summary import ImportSummary, ProgressCallback
 from .tree import Problem, TreeScan, scan_tree
 
@@ -40,7 +40,7 @@ def opened_store(store) -> Iterator:
 def import_mlruns(path: str | os.PathLike, store=None, *, experiments: Sequence[str] | None = None,
                   dry_run: bool = False, strict: bool = False, overwrite: bool = False,
                   allow_external_artifacts: bool = False, progress: ProgressCallback | None = None,
-                  workers: int | None = None) -> ImportSummary:
+                  workers: int | None = None, processes: int | None = None) -> ImportSummary:
     """Import an mlruns tree into a store (a Store, Client or tracking URI); returns what happened.
 
     Keeps experiment and run ids, names, times, statuses, lifecycle stages, params, tags,
@@ -61,35 +61,34 @@ def import_mlruns(path: str | os.PathLike, store=None, *, experiments: Sequence[
         ctx = TreeContext(root, guard, BlobSink(opened.blobs, write=not dry_run), allow_external_artifacts,
                           scan.models)
         workers = workers or default_workers()
+        processes = default_processes() if processes is None else processes
         if strict:
-            _check_all(scan, ctx, workers)
+            _check_all(scan, ctx, workers, processes)
         ok = sync_experiments(opened, scan.experiments, summary,
                               overwrite=overwrite, dry_run=dry_run)
-        tasks = _tasks(scan, ctx, ok, summary)
-        import_runs(opened, tasks, summary, overwrite=overwrite, dry_run=dry_run, strict=strict,
-                    workers=workers, progress=progress)
+        items = _runs_to_read(scan, ok, summary)
+        results = read_runs(ctx, items, workers, processes)
+        import_runs(opened, results, len(items), summary, overwrite=overwrite, dry_run=dry_run, strict=strict,
+                    progress=progress)
         ctx.sink.flush()
     summary.seconds = time.monotonic() - started
     return summary
 
 
-def _tasks(scan: TreeScan, ctx: TreeContext, ok: set[int], summary: ImportSummary) -> list[Task]:
-    tasks = []
-    for eid, run_dir in scan.run_dirs:
-        if eid in ok:
-            tasks.append((run_dir, functools.partial(read_run, ctx, eid, run_dir)))
-        else:
-            summary.runs_skipped += 1
-    return tasks
+def _runs_to_read(scan: TreeScan, ok: set[int], summary: ImportSummary) -> list[tuple[int, str]]:
+    """The run folders of the experiments that were synced; the others' runs count as skipped."""
+    items = [(eid, run_dir) for eid, run_dir in scan.run_dirs if eid in ok]
+    summary.runs_skipped += len(scan.run_dirs) - len(items)
+    return items
 
 
-def _check_all(scan: TreeScan, ctx: TreeContext, workers: int) -> None:
+def _check_all(scan: TreeScan, ctx: TreeContext, workers: int, processes: int) -> None:
     """--strict: read and check everything (hashing only) before anything is written."""
     failures = [p.message for p in scan.problems if p.kind == "failed"]
     check = TreeContext(ctx.root, ctx.guard, BlobSink(ctx.sink.blobs, write=False), ctx.allow_external,
                         ctx.models)
-    tasks = [(d, functools.partial(read_run, check, eid, d)) for eid, d in scan.run_dirs]
-    failures += [str(r) for _, r in read_all(tasks, workers) if isinstance(r, ImportFailure)]
+    failures += [str(r) for _, r in read_runs(check, scan.run_dirs, workers, processes)
+                 if isinstance(r, ImportFailure)]
     if failures:
         more = f"\n(and {len(failures) - 20} more)" if len(failures) > 20 else ""
         raise ImportFailure(f"--strict: nothing was imported, because {len(failures)} problem(s) were found:\n"

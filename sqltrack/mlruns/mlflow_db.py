@@ -26,7 +26,7 @@ from .blobsink import BlobSink
 from .experiments import sync_experiments
 from .files import TreeGuard
 from .importer import opened_store
-from .pipeline import Task, default_workers, import_runs
+from .pipeline import Task, default_workers, import_runs, read_all
 from .reader import TreeContext, add_artifacts, local_path
 from .records import ExperimentRecord, RunRecord, check_key, source_type_from, status_from
 from .summary import ImportSummary, ProgressCallback
@@ -49,8 +49,9 @@ def import_mlflow_db(url: str, store=None, *, experiments: Sequence[str] | None 
             ok = sync_experiments(opened, exps, summary, overwrite=overwrite, dry_run=dry_run)
             reader = _RunReader(engine, tables, shown, BlobSink(opened.blobs, write=not dry_run))
             tasks = reader.tasks({e.content.experiment_id for e in exps}, ok, summary)
-            import_runs(opened, tasks, summary, overwrite=overwrite, dry_run=dry_run, strict=strict,
-                        workers=workers or default_workers(), progress=progress)
+            results = read_all(tasks, workers or default_workers())
+            import_runs(opened, results, len(tasks), summary, overwrite=overwrite, dry_run=dry_run,
+                        strict=strict, progress=progress)
             reader.sink.flush()
     except SQLAlchemyError as error:
         raise ImportFailure(f"Cannot read the MLflow database {shown}: {str(error).splitlines()[0]}") from error

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from contextlib import closing
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Sequence
+from contextlib import closing
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ..errors import ImportFailure
 from .plan import CONFLICT, FAILED, IMPORT, REPLACE, UNCHANGED, UPDATE, Decision, apply_group, plan_group
@@ -34,6 +34,11 @@ Task = tuple[str, Callable[[], RunRecord]]  # (where, read the run)
 def default_workers() -> int:
     """Reader threads: I/O bound, so more than the cores."""
     return min(16, (os.cpu_count() or 2) * 4)
+
+
+def default_processes() -> int:
+    """Reader processes for big trees: one per core (the importing process writes meanwhile)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def read_all(tasks: Sequence[Task], workers: int) -> Iterable[tuple[str, RunRecord | ImportFailure]]:
@@ -66,12 +71,13 @@ def _guarded(task: Callable[[], RunRecord]) -> RunRecord | ImportFailure:
         return ImportFailure(str(error))
 
 
-def import_runs(store, tasks: Sequence[Task], summary: ImportSummary, *, overwrite: bool, dry_run: bool,
-                strict: bool, workers: int, progress: ProgressCallback | None) -> None:
-    """Read every task's run and write them in groups, counting what happened into ``summary``."""
+def import_runs(store, results: Iterator[tuple[str, RunRecord | ImportFailure]], total: int,
+                summary: ImportSummary, *, overwrite: bool, dry_run: bool, strict: bool,
+                progress: ProgressCallback | None) -> None:
+    """Write the runs that ``results`` yields in groups, counting what happened into ``summary``."""
     writer = _GroupWriter(store, summary, overwrite, dry_run)
-    done, total = 0, len(tasks)
-    with closing(read_all(tasks, workers)) as results:
+    done = 0
+    with closing(results):
         for where, result in results:
             if isinstance(result, ImportFailure):
                 if strict:

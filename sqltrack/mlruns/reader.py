@@ -42,6 +42,8 @@ class TreeContext:
 
 def read_run(ctx: TreeContext, experiment_id: int, run_dir: str) -> RunRecord:
     """Read a run folder completely (meta, params, tags, metrics, artifacts), or raise ImportFailure."""
+    if os.path.islink(run_dir):
+        ctx.guard.follow(run_dir)
     meta_path = os.path.join(run_dir, "meta.yaml")
     raw = read_file(meta_path, MAX_META_FILE, "meta.yaml")
     meta = load_mapping(raw, meta_path)
@@ -55,7 +57,7 @@ def read_run(ctx: TreeContext, experiment_id: int, run_dir: str) -> RunRecord:
     record = RunRecord(content, run_dir, warnings=warnings)
     folder = locate_artifacts(ctx, run_dir, meta.get("artifact_uri"), warnings)
     if folder is not None:
-        add_artifacts(ctx, record, folder, "")
+        add_artifacts(ctx, record, folder, "", inside=folder.startswith(run_dir))
     for model in ctx.models.get(run_uuid, ()):
         _add_model(ctx, record, model)
     return record
@@ -141,9 +143,15 @@ def locate_artifacts(ctx: TreeContext, run_dir: str, uri: object, warnings: list
     return None
 
 
-def add_artifacts(ctx: TreeContext, record: RunRecord, folder: str, prefix: str) -> None:
-    """Hash (and store) every file below ``folder`` as artifacts of the run under ``prefix``."""
-    guard = ctx.guard if ctx.guard.inside(os.path.realpath(folder)) else TreeGuard.for_root(folder)
+def add_artifacts(ctx: TreeContext, record: RunRecord, folder: str, prefix: str, inside: bool = False) -> None:
+    """Hash (and store) every file below ``folder`` as artifacts of the run under ``prefix``.
+
+    Symlinks must stay inside the tree, or inside ``folder`` itself when it is outside the tree.
+    """
+    if inside or ctx.guard.inside(os.path.realpath(folder)):
+        guard = ctx.guard
+    else:
+        guard = TreeGuard.for_root(folder)
     for rel, path in walk_files(guard, folder):
         try:
             logical = normalize_artifact_path(prefix + rel, allow_root=False)
@@ -165,4 +173,4 @@ def _add_model(ctx: TreeContext, record: RunRecord, model: ModelDir) -> None:
         return
     folder = locate_artifacts(ctx, model.folder, model.artifact_location, record.warnings)
     if folder is not None:
-        add_artifacts(ctx, record, folder, prefix)
+        add_artifacts(ctx, record, folder, prefix, inside=folder.startswith(model.folder))

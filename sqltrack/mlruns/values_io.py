@@ -60,13 +60,33 @@ def parse_metric_lines(data: bytes, path: str) -> list[PointRow]:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ImportFailure(f"{path}, line {line}: {_FORMAT}; found non-ASCII bytes.") from None
-    points = []
-    for number, line in enumerate(text.split("\n"), 1):
-        parts = line.strip().split(" ")
-        if parts == [""]:
-            continue
-        points.append(_point(parts, path, number, line))
+    try:
+        points = _fast_points(text)
+    except (ValueError, IndexError):
+        points = None
+    if points is None:  # find the bad line, for the message
+        points = [_point(line.strip().split(" "), path, number, line)
+                  for number, line in enumerate(text.split("\n"), 1) if line.strip()]
     return canonical_points(points)
+
+
+def _fast_points(text: str) -> list[tuple[int, int, float]] | None:
+    """Parse well-formed lines quickly; None (or ValueError) when a line needs a closer look."""
+    points = []
+    append = points.append
+    for line in text.split("\n"):
+        parts = line.split()
+        count = len(parts)
+        if count == 3 or count == 5:
+            append((int(parts[2]), int(parts[0]), float(parts[1])))
+        elif count == 2:
+            append((0, int(parts[0]), float(parts[1])))
+        elif count:
+            return None
+    if points and (min(p[1] for p in points) < 0 or max(p[1] for p in points) >= 2**63
+                   or not -(2**63) <= min(p[0] for p in points) <= max(p[0] for p in points) < 2**63):
+        return None
+    return points
 
 
 def _point(parts: list[str], path: str, number: int, line: str) -> tuple[int, int, float]:

@@ -38,6 +38,9 @@ def load_mapping(data: bytes, where: str) -> dict[str, Any]:
     if not text.strip():
         raise ImportFailure(f"{where}: the file is empty; MLflow writes its run and experiment metadata here. "
                             "Restore it from a backup, or delete the folder if it is not a run.")
+    fast = _flat_mapping(text)
+    if fast is not None:
+        return fast
     if _SUSPICIOUS.search(text) or text.count("[") + text.count("{") > 4:
         _check_events(text, where)
     try:
@@ -51,6 +54,60 @@ def load_mapping(data: bytes, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ImportFailure(f"{where}, line 1: expected 'key: value' lines, found a {type(value).__name__}.")
     return value
+
+
+# -- a fast path for the flat files MLflow writes ------------------------------------------------
+# Each line is "key: value" with a value that YAML 1.1 (PyYAML's SafeLoader) reads unambiguously:
+# '' / 'single quoted', null, a plain decimal int, [] / {}, or a plain string that starts with a
+# letter or '/', has no ': ' or ' #' (nor a trailing ':' or space), and is not a YAML bool/null
+# word. Anything else (folded lines, double quotes, floats, dates...) goes to the real loader.
+_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.*)")
+_INT = re.compile(r"0|-?[1-9][0-9]{0,18}")
+_PLAIN = re.compile(r"[A-Za-z/][^\t\r]*")
+_HEX = re.compile(r"[0-9a-f]*[a-f][0-9a-f]*")  # run ids; never a YAML number unless '0b...'
+_WORDS = frozenset({"yes", "no", "true", "false", "on", "off", "null", "y", "n", "~"})
+_EMPTY = {"''": "", "null": None, "[]": [], "{}": {}}
+
+
+def _flat_mapping(text: str) -> dict[str, Any] | None:
+    """Parse a flat meta.yaml quickly, or None when the real loader must decide."""
+    result: dict[str, Any] = {}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None:
+            return None
+        key, raw = match.groups()
+        if key in result:
+            return None
+        value = _flat_value(raw)
+        if value is _NO:
+            return None
+        result[key] = value
+    return result or None
+
+
+_NO = object()
+
+
+def _flat_value(raw: str) -> Any:
+    if raw in _EMPTY:
+        value = _EMPTY[raw]
+        return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+    if raw.startswith("'"):
+        inner = raw[1:-1]
+        if len(raw) < 2 or not raw.endswith("'") or "'" in inner.replace("''", ""):
+            return _NO
+        return inner.replace("''", "'")
+    if _INT.fullmatch(raw):
+        return int(raw)
+    if _HEX.fullmatch(raw) and not raw.startswith("0b"):
+        return raw
+    if (_PLAIN.fullmatch(raw) and raw == raw.rstrip() and raw.lower() not in _WORDS and ": " not in raw
+            and " #" not in raw and not raw.endswith(":")):
+        return raw
+    return _NO
 
 
 def _decode(data: bytes, where: str) -> str:

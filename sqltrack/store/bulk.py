@@ -10,13 +10,14 @@ that points compare and de-duplicate exactly (NaN included).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, delete, select, update
 
 from . import values as V
-from .batch import Point, _Summary
+from .batch import Point
 from .dialect import insert_ignore_rows, upsert_rows
 from .keys import key_ids
 from .schema import artifacts, experiment_tags, experiments, key_names, latest_metrics, metrics, params, runs, tags
@@ -61,7 +62,17 @@ class ExperimentContent:
 
 def canonical_points(points: Iterable[tuple[int, int, float]]) -> list[PointRow]:
     """Exact (step, timestamp, value) points → sorted, de-duplicated canonical rows."""
-    unique = {(s, t) + V.encode_metric(v, True) for s, t, v in points}
+    unique = set()
+    add = unique.add
+    for step, ts, value in points:
+        if value != value:
+            add((step, ts, 0.0, V.NAN))
+        elif value == math.inf:
+            add((step, ts, value, V.POS_INF))
+        elif value == -math.inf:
+            add((step, ts, value, V.NEG_INF))
+        else:
+            add((step, ts, value, V.FINITE))
     return sorted(unique)
 
 
@@ -169,10 +180,33 @@ def _stored(value: float, kind: int, native: bool) -> tuple[float, int]:
 
 
 def latest_row(rid: int, kid: int, pts: Sequence[PointRow], native: bool) -> tuple:
-    """The latest_metrics row (latest point and history aggregates) of one key's canonical points."""
-    points = [Point("", s, t, V.decode_metric(v, k)) for s, t, v, k in pts]
-    row = _Summary.of(points).row(rid, kid, native)
-    return tuple(row[c] for c in _LATEST_COLUMNS)
+    """The latest_metrics row of one key's canonical points (sorted, unique), as batch.py computes it.
+
+    Latest is the max by (step, timestamp, value) with NaN counting as 0, first the min by
+    (step, timestamp); min/max/sum/avg leave NaN out. Same results as ``batch._Summary``,
+    several times faster (this runs once per key of every imported run).
+    """
+    end = len(pts) - 1
+    while end > 0 and pts[end - 1][:3] == pts[end][:3]:
+        end -= 1
+    latest, first = pts[end], pts[0]
+    finite = [p[2] for p in pts if p[3] != V.NAN]
+    total = sum(finite) if finite else None
+    count, kept = len(pts), len(finite)
+    avg = None if not kept or total is None else total / kept
+    value, kind = _stored(latest[2], latest[3], native)
+    first_value, first_kind = _stored(first[2], first[3], native)
+    return (rid, kid, latest[0], latest[1], value, kind, _agg(min(finite) if finite else None, native),
+            _agg(max(finite) if finite else None, native), _agg(avg, native), _agg(total, native),
+            first_value, first_kind, first[0], first[1], count, count - kept)
+
+
+def _agg(value: float | None, native: bool) -> float | None:
+    if value is None or value != value:
+        return None
+    if not native and value in (math.inf, -math.inf):
+        return math.copysign(V.MAX_FLOAT, value)
+    return value
 
 
 def replace_run(store, conn: Connection, rid: int, content: RunContent) -> None:

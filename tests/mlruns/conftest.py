@@ -79,7 +79,7 @@ def seed_copy(tmp_path, seed_root) -> Path:
     """A private, writable copy of the seed fixture."""
     target = tmp_path / "seed"
     shutil.copytree(seed_root, target)
-    for folder, dirs, files in os.walk(target):
+    for folder, _dirs, files in os.walk(target):
         os.chmod(folder, 0o755)
         for name in files:
             os.chmod(os.path.join(folder, name), 0o644)

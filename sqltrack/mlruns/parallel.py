@@ -1,0 +1,72 @@
+"""Reading the runs of a tree in parallel: worker processes for big trees, threads for small ones.
+
+Parsing a run is CPU work in Python, so threads alone are held back by the GIL; for
+big trees the runs are read by forked worker processes (each overlapping its file I/O
+with a few threads) while the importing process writes to the database. Results come
+back in the order of the run folders. Where ``fork`` is not available, threads are used.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import signal
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Iterator, Sequence
+
+from ..errors import ImportFailure
+from .pipeline import _guarded, read_all
+from .reader import TreeContext, read_run
+from .records import RunRecord
+
+#: Below this many runs, starting processes costs more than it saves.
+PROCESS_MIN_RUNS = 400
+CHUNK_RUNS = 32
+THREADS_PER_PROCESS = 4
+
+Result = tuple[str, "RunRecord | ImportFailure"]
+_CHILD: dict = {}
+
+
+def read_runs(ctx: TreeContext, items: Sequence[tuple[int, str]], workers: int,
+              processes: int) -> Iterator[Result]:
+    """Yield ``(run folder, record or failure)`` for every ``(experiment id, run folder)``, in order."""
+    if processes > 1 and len(items) >= PROCESS_MIN_RUNS and "fork" in multiprocessing.get_all_start_methods():
+        yield from _with_processes(ctx, items, processes)
+    else:
+        tasks = [(folder, functools.partial(read_run, ctx, eid, folder)) for eid, folder in items]
+        yield from read_all(tasks, workers)
+
+
+def _with_processes(ctx: TreeContext, items: Sequence[tuple[int, str]], processes: int) -> Iterator[Result]:
+    chunks = [list(items[i:i + CHUNK_RUNS]) for i in range(0, len(items), CHUNK_RUNS)]
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_start_child, initargs=(ctx,))
+    window: deque = deque()
+    pending = iter(chunks)
+    try:
+        for chunk in pending:
+            window.append(pool.submit(_read_chunk, chunk))
+            if len(window) >= processes * 4:
+                break
+        while window:
+            future = window.popleft()
+            for chunk in pending:
+                window.append(pool.submit(_read_chunk, chunk))
+                break
+            yield from future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_child(ctx: TreeContext) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    _CHILD["ctx"] = ctx
+    _CHILD["threads"] = ThreadPoolExecutor(THREADS_PER_PROCESS, thread_name_prefix="sqltrack-read")
+
+
+def _read_chunk(chunk: list[tuple[int, str]]) -> list[Result]:
+    ctx, threads = _CHILD["ctx"], _CHILD["threads"]
+    jobs = [threads.submit(_guarded, functools.partial(read_run, ctx, eid, folder)) for eid, folder in chunk]
+    return [(folder, job.result()) for (_, folder), job in zip(chunk, jobs, strict=False)]
