@@ -8,7 +8,7 @@ from typing import Callable
 
 import click
 
-from ._common import open_client
+from ._common import handle_errors, open_client
 
 
 def register(group: click.Group) -> None:
@@ -57,10 +57,9 @@ def import_mlruns_command(ctx: click.Context, path: str, store: str | None, expe
     """
     from ..mlruns import import_mlruns
 
-    client = _client(ctx, store)
-    with _progress("import") as progress:
-        summary = import_mlruns(path, client, experiments=experiments or None, dry_run=dry_run, strict=strict,
-                                overwrite=overwrite, allow_external_artifacts=allow_external_artifacts,
+    with handle_errors(), _progress("import") as progress:
+        summary = import_mlruns(path, _client(ctx, store), experiments=experiments or None, dry_run=dry_run,
+                                strict=strict, overwrite=overwrite, allow_external_artifacts=allow_external_artifacts,
                                 progress=progress)
     _report(summary, as_json, failed=summary.runs_failed + summary.experiments_failed)
 
@@ -78,10 +77,9 @@ def import_mlflow_db_command(ctx: click.Context, url: str, store: str | None, ex
     """
     from ..mlruns import import_mlflow_db
 
-    client = _client(ctx, store)
-    with _progress("import") as progress:
-        summary = import_mlflow_db(url, client, experiments=experiments or None, dry_run=dry_run, strict=strict,
-                                   overwrite=overwrite, progress=progress)
+    with handle_errors(), _progress("import") as progress:
+        summary = import_mlflow_db(url, _client(ctx, store), experiments=experiments or None, dry_run=dry_run,
+                                   strict=strict, overwrite=overwrite, progress=progress)
     _report(summary, as_json, failed=summary.runs_failed + summary.experiments_failed)
 
 
@@ -102,10 +100,9 @@ def export_mlruns_command(ctx: click.Context, out: str, store: str | None, exper
     """
     from ..mlruns import export_mlruns
 
-    client = _client(ctx, store, read_only=True)
-    with _progress("export") as progress:
-        summary = export_mlruns(out, client, experiments=experiments or None, filter_string=filter_string,
-                                progress=progress)
+    with handle_errors(), _progress("export") as progress:
+        summary = export_mlruns(out, _client(ctx, store, read_only=True), experiments=experiments or None,
+                                filter_string=filter_string, progress=progress)
     _report(summary, as_json, failed=summary.runs_failed)
 
 

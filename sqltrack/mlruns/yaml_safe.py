@@ -71,6 +71,8 @@ _EMPTY = {"''": "", "null": None, "[]": [], "{}": {}}
 
 def _flat_mapping(text: str) -> dict[str, Any] | None:
     """Parse a flat meta.yaml quickly, or None when the real loader must decide."""
+    if _ODD.search(text):
+        return None
     result: dict[str, Any] = {}
     for line in text.split("\n"):
         if not line:
@@ -89,6 +91,8 @@ def _flat_mapping(text: str) -> dict[str, Any] | None:
 
 
 _NO = object()
+#: Characters that YAML treats as line breaks, or refuses, or that need escapes: left to the loader.
+_ODD = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 
 
 def _flat_value(raw: str) -> Any:

@@ -64,16 +64,16 @@ def canonical_points(points: Iterable[tuple[int, int, float]]) -> list[PointRow]
     """Exact (step, timestamp, value) points → sorted, de-duplicated canonical rows."""
     unique = set()
     add = unique.add
+    encode = V.encode_metric
     for step, ts, value in points:
-        if value != value:
-            add((step, ts, 0.0, V.NAN))
-        elif value == math.inf:
-            add((step, ts, value, V.POS_INF))
-        elif value == -math.inf:
-            add((step, ts, value, V.NEG_INF))
+        if value == value and value != 0.0 and value not in _INFINITIES:
+            add((step, ts, value, V.FINITE))  # the common case, without a call
         else:
-            add((step, ts, value, V.FINITE))
+            add((step, ts) + encode(value, True))
     return sorted(unique)
+
+
+_INFINITIES = (math.inf, -math.inf)
 
 
 def last_activity(content: RunContent) -> int | None:
@@ -190,7 +190,7 @@ def latest_row(rid: int, kid: int, pts: Sequence[PointRow], native: bool) -> tup
     while end > 0 and pts[end - 1][:3] == pts[end][:3]:
         end -= 1
     latest, first = pts[end], pts[0]
-    finite = [p[2] for p in pts if p[3] != V.NAN]
+    finite = [p[2] if p[3] != V.NEG_ZERO else -0.0 for p in pts if p[3] != V.NAN]
     total = sum(finite) if finite else None
     count, kept = len(pts), len(finite)
     avg = None if not kept or total is None else total / kept
