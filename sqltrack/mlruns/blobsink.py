@@ -100,21 +100,34 @@ class BlobSink:
             self._folders.add(folder)
         tmp = final.with_name(temp_name(digest))
         try:
-            with open(tmp, "xb") as out:
-                if data is not None:
-                    out.write(data)
-                else:
-                    with open(path, "rb") as source:
-                        copy_source(source, out, Path(path), digest)
+            if data is not None:
+                _write_new(str(tmp), data)
+            else:
+                with open(tmp, "xb") as out, open(path, "rb") as source:
+                    copy_source(source, out, Path(path), digest)
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
 
     def flush(self) -> None:
-        """Make the blobs written so far durable (one sync instead of one fsync per blob)."""
-        if self.write and self._done:
+        """Make the blobs written so far durable (one sync instead of one fsync per blob).
+
+        Always when writing: reader processes may have written blobs this object never saw.
+        """
+        if self.write:
             os.sync()
+
+
+def _write_new(path: str, data: bytes) -> None:
+    """Create a new file with ``data`` (plain syscalls: a file object costs more than the bytes here)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _hash_large(path: str) -> tuple[str, int]:

@@ -59,7 +59,7 @@ def import_mlruns(path: str | os.PathLike, store=None, *, experiments: Sequence[
     summary.runs_total = len(scan.run_dirs)
     with opened_store(store) as opened:
         ctx = TreeContext(root, guard, BlobSink(opened.blobs, write=not dry_run), allow_external_artifacts,
-                          scan.models)
+                          scan.models, opened.rules.native_inf)
         workers = workers or default_workers()
         processes = default_processes() if processes is None else processes
         if strict:
@@ -86,7 +86,7 @@ def _check_all(scan: TreeScan, ctx: TreeContext, workers: int, processes: int) -
     """--strict: read and check everything (hashing only) before anything is written."""
     failures = [p.message for p in scan.problems if p.kind == "failed"]
     check = TreeContext(ctx.root, ctx.guard, BlobSink(ctx.sink.blobs, write=False), ctx.allow_external,
-                        ctx.models)
+                        ctx.models, ctx.native_inf)
     failures += [str(r) for _, r in read_runs(check, scan.run_dirs, workers, processes)
                  if isinstance(r, ImportFailure)]
     if failures:

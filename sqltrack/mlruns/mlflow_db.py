@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import ImportFailure
 from ..store import values as V
-from ..store.bulk import ExperimentContent, RunContent, canonical_points
+from ..store.bulk import ExperimentContent, RunContent, canonical_points, derive
 from .blobsink import BlobSink
 from .experiments import sync_experiments
 from .files import TreeGuard
@@ -47,7 +47,8 @@ def import_mlflow_db(url: str, store=None, *, experiments: Sequence[str] | None 
         exps = _experiments(engine, tables, shown, experiments)
         with opened_store(store) as opened:
             ok = sync_experiments(opened, exps, summary, overwrite=overwrite, dry_run=dry_run)
-            reader = _RunReader(engine, tables, shown, BlobSink(opened.blobs, write=not dry_run))
+            reader = _RunReader(engine, tables, shown, BlobSink(opened.blobs, write=not dry_run),
+                                opened.rules.native_inf)
             tasks = reader.tasks({e.content.experiment_id for e in exps}, ok, summary)
             results = read_all(tasks, workers or default_workers())
             import_runs(opened, results, len(tasks), summary, overwrite=overwrite, dry_run=dry_run,
@@ -110,8 +111,10 @@ def _experiments(engine: Engine, tables: dict[str, Table], shown: str,
 class _RunReader:
     """Loads runs a chunk at a time (shared by the reader threads) and builds one record per run."""
 
-    def __init__(self, engine: Engine, tables: dict[str, Table], shown: str, sink: BlobSink) -> None:
+    def __init__(self, engine: Engine, tables: dict[str, Table], shown: str, sink: BlobSink,
+                 native_inf: bool) -> None:
         self.engine, self.tables, self.shown, self.sink = engine, tables, shown, sink
+        self.native_inf = native_inf
         self._chunks: list[list[str]] = []
         self._loaded: dict[int, dict[str, dict]] = {}
         self._locks: list[threading.Lock] = []
@@ -180,6 +183,7 @@ class _RunReader:
         content = RunContent(uuid, int(run["experiment_id"]), attrs, params, tags, points)
         record = RunRecord(content, where)
         self._artifacts(record, run.get("artifact_uri"))
+        derive(content, self.native_inf)
         return record
 
     def _artifacts(self, record: RunRecord, uri: object) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlparse
 
 from ..artifacts.paths import normalize_artifact_path
 from ..errors import ImportFailure
-from ..store.bulk import RunContent
+from ..store.bulk import RunContent, derive
 from .blobsink import BlobSink
 from .files import MAX_META_FILE, TreeGuard, read_file, walk_files
 from .records import ArtifactSource, RunRecord, source_type_from, status_from
@@ -38,6 +38,7 @@ class TreeContext:
     sink: BlobSink
     allow_external: bool = False
     models: dict[str, list[ModelDir]] = field(default_factory=dict)  # by source run id
+    native_inf: bool = True  # the store keeps ±inf natively (for rows derived ahead of the write)
 
 
 def read_run(ctx: TreeContext, experiment_id: int, run_dir: str) -> RunRecord:
@@ -60,6 +61,7 @@ def read_run(ctx: TreeContext, experiment_id: int, run_dir: str) -> RunRecord:
         add_artifacts(ctx, record, folder, "", inside=folder.startswith(run_dir))
     for model in ctx.models.get(run_uuid, ()):
         _add_model(ctx, record, model)
+    derive(content, ctx.native_inf)  # here, in a reader, rather than in the writing process
     return record
 
 

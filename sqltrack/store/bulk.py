@@ -42,9 +42,28 @@ class RunContent:
     tags: dict[str, str] = field(default_factory=dict)
     points: dict[str, list[PointRow]] = field(default_factory=dict)
     artifacts: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # path -> (digest, size, created)
+    #: What the write derives from the content (see :func:`derive`); may be computed ahead, elsewhere.
+    derived: "Derived | None" = field(default=None, compare=False, repr=False)
 
     def point_count(self) -> int:
         return sum(len(p) for p in self.points.values())
+
+
+@dataclass
+class Derived:
+    """Values computed from a RunContent for writing it: cheap to compute in a reader process."""
+
+    latest: dict[str, tuple]  # key -> latest_metrics row without (run_id, key_id)
+    param_numbers: dict[str, float | None]
+    last_activity: int | None
+
+
+def derive(content: RunContent, native: bool) -> Derived:
+    """Compute (and attach) the latest_metrics rows, numeric params and last activity of a run."""
+    content.derived = Derived({k: latest_row(0, 0, pts, native)[2:] for k, pts in content.points.items() if pts},
+                              {k: V.param_number(v) for k, v in content.params.items()},
+                              last_activity(content))
+    return content.derived
 
 
 @dataclass
@@ -143,8 +162,9 @@ def insert_runs(store, conn: Connection, contents: Sequence[RunContent]) -> dict
 
 
 def _run_row(content: RunContent) -> dict[str, Any]:
+    activity = content.derived.last_activity if content.derived else last_activity(content)
     row = {"run_uuid": content.run_uuid, "experiment_id": content.experiment_id,
-           "artifact_uri": f"runs:/{content.run_uuid}", "last_activity_time": last_activity(content)}
+           "artifact_uri": f"runs:/{content.run_uuid}", "last_activity_time": activity}
     row.update({name: content.attrs.get(name) for name in RUN_ATTRS})
     row["lifecycle_stage"] = row["lifecycle_stage"] or "active"
     return row
@@ -159,12 +179,17 @@ def write_children(store, conn: Connection, items: Sequence[tuple[int, RunConten
     native = store.rules.native_inf
     param_rows, tag_rows, point_rows, latest_rows, artifact_rows = [], [], [], [], []
     for rid, c in items:
-        param_rows += [(rid, ids[k], v, V.param_number(v)) for k, v in c.params.items()]
+        derived = c.derived if c.derived is not None else derive(c, native)
+        numbers = derived.param_numbers
+        param_rows += [(rid, ids[k], v, numbers[k]) for k, v in c.params.items()]
         tag_rows += [(rid, ids[k], v) for k, v in c.tags.items()]
         for key, pts in c.points.items():
-            kid = ids[key]
-            point_rows += [(rid, kid, s, t) + _stored(v, k, native) for s, t, v, k in pts]
-            latest_rows.append(latest_row(rid, kid, pts, native))
+            head = (rid, ids[key])
+            if native:
+                point_rows += [head + p for p in pts]
+            else:
+                point_rows += [head + (s, t) + _stored(v, k, native) for s, t, v, k in pts]
+            latest_rows.append(head + derived.latest[key])
         artifact_rows += [(rid, p, d, n, t) for p, (d, n, t) in c.artifacts.items()]
     insert_ignore_rows(conn, params, param_rows, columns=["run_id", "key_id", "value", "value_num"])
     insert_ignore_rows(conn, tags, tag_rows, columns=["run_id", "key_id", "value"])
