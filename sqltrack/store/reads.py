@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Sequence
 
 from sqlalchemy import Connection, select
@@ -65,11 +66,34 @@ def metric_history(store, run_id: str, key: str) -> list[Metric]:
         kid = key_ids(store, conn, [key], create=False).get(key)
         if kid is None:
             return []
-        m = metrics.c
-        rows = conn.execute(select(m.step, m.timestamp, m.value, m.kind)
-                            .where(m.run_id == rid, m.key_id == kid)
-                            .order_by(m.step, m.timestamp)).all()
-        decode = V.decode_metric
-        return [Metric(key, decode(v, k) if k else v, t, s) for s, t, v, k in rows]
+        return history_points(conn, rid, kid, key)
 
     return store.read(unit)
+
+
+_HISTORY_SQL = ("SELECT step, timestamp, value, kind FROM metrics WHERE run_id = ? AND key_id = ? "
+                "ORDER BY step, timestamp")
+
+
+def history_points(conn: Connection, rid: int, kid: int, key: str) -> list[Metric]:
+    """The points of one metric as Metric objects (the primary key's order: no sort step).
+
+    On SQLite the rows come straight from the driver's cursor as tuples and become Metric
+    objects column-wise; decoding (NaN, ±inf, -0.0) runs only when some point needs it.
+    """
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.cursor()
+        try:
+            rows = cursor.execute(_HISTORY_SQL, (rid, kid)).fetchall()
+        finally:
+            cursor.close()
+    else:
+        m = metrics.c
+        rows = conn.execute(select(m.step, m.timestamp, m.value, m.kind)
+                            .where(m.run_id == rid, m.key_id == kid).order_by(m.step, m.timestamp)).all()
+    if not rows:
+        return []
+    steps, stamps, values, kinds = zip(*rows)
+    if any(kinds):
+        values = map(V.decode_metric, values, kinds)
+    return list(map(Metric, repeat(key), values, stamps, steps))
