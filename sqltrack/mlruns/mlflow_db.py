@@ -46,6 +46,8 @@ def import_mlflow_db(url: str, store=None, *, experiments: Sequence[str] | None 
         tables = _reflect(engine, shown)
         exps = _experiments(engine, tables, shown, experiments)
         with opened_store(store) as opened:
+            if strict:
+                _check_all(engine, tables, shown, exps, opened, workers or default_workers())
             ok = sync_experiments(opened, exps, summary, overwrite=overwrite, dry_run=dry_run)
             reader = _RunReader(engine, tables, shown, BlobSink(opened.blobs, write=not dry_run),
                                 opened.rules.native_inf)
@@ -60,6 +62,19 @@ def import_mlflow_db(url: str, store=None, *, experiments: Sequence[str] | None 
         engine.dispose()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _check_all(engine: Engine, tables: dict[str, Table], shown: str, exps: list[ExperimentRecord], store,
+               workers: int) -> None:
+    """--strict: read every run (hashing artifacts only) before anything is written."""
+    reader = _RunReader(engine, tables, shown, BlobSink(store.blobs, write=False), store.rules.native_inf)
+    ids = {e.content.experiment_id for e in exps}
+    tasks = reader.tasks(ids, ids, ImportSummary(source=shown))
+    failures = [str(r) for _, r in read_all(tasks, workers) if isinstance(r, ImportFailure)]
+    if failures:
+        more = f"\n(and {len(failures) - 20} more)" if len(failures) > 20 else ""
+        raise ImportFailure(f"--strict: nothing was imported, because {len(failures)} problem(s) were found:\n"
+                            + "\n".join(failures[:20]) + more)
 
 
 def _open(url: str) -> tuple[Engine, str]:

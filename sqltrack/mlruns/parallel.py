@@ -31,33 +31,55 @@ _CHILD: dict = {}
 
 def read_runs(ctx: TreeContext, items: Sequence[tuple[int, str]], workers: int,
               processes: int) -> Iterator[Result]:
-    """Yield ``(run folder, record or failure)`` for every ``(experiment id, run folder)``, in order."""
+    """Yield ``(run folder, record or failure)`` for every ``(experiment id, run folder)``, in order.
+
+    Worker processes are forked right here, before the caller opens any database connection,
+    so no connection is ever inherited by a child.
+    """
     if processes > 1 and len(items) >= PROCESS_MIN_RUNS and "fork" in multiprocessing.get_all_start_methods():
-        yield from _with_processes(ctx, items, processes)
-    else:
-        tasks = [(folder, functools.partial(read_run, ctx, eid, folder)) for eid, folder in items]
-        yield from read_all(tasks, workers)
+        return _ProcessReader(ctx, items, processes)
+    tasks = [(folder, functools.partial(read_run, ctx, eid, folder)) for eid, folder in items]
+    return read_all(tasks, workers)
 
 
-def _with_processes(ctx: TreeContext, items: Sequence[tuple[int, str]], processes: int) -> Iterator[Result]:
-    chunks = [list(items[i:i + CHUNK_RUNS]) for i in range(0, len(items), CHUNK_RUNS)]
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_start_child, initargs=(ctx,))
-    window: deque = deque()
-    pending = iter(chunks)
-    try:
-        for chunk in pending:
-            window.append(pool.submit(_read_chunk, chunk))
-            if len(window) >= processes * 4:
+class _ProcessReader:
+    """Chunks of runs read by forked processes, with a bounded read-ahead, yielded in order."""
+
+    def __init__(self, ctx: TreeContext, items: Sequence[tuple[int, str]], processes: int) -> None:
+        chunks = [list(items[i:i + CHUNK_RUNS]) for i in range(0, len(items), CHUNK_RUNS)]
+        self.pending = iter(chunks)
+        self.ahead = processes * 4
+        self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                                        initializer=_start_child, initargs=(ctx,))
+        self.window: deque = deque()
+        self._fill()  # forks the workers now
+        self._results = self._iterate()
+
+    def _fill(self) -> None:
+        for chunk in self.pending:
+            self.window.append(self.pool.submit(_read_chunk, chunk))
+            if len(self.window) >= self.ahead:
                 break
-        while window:
-            future = window.popleft()
-            for chunk in pending:
-                window.append(pool.submit(_read_chunk, chunk))
-                break
-            yield from future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+    def _iterate(self) -> Iterator[Result]:
+        try:
+            while self.window:
+                future = self.window.popleft()
+                self._fill()
+                yield from future.result()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def __iter__(self) -> "_ProcessReader":
+        return self
+
+    def __next__(self) -> Result:
+        return next(self._results)
+
+    def close(self) -> None:
+        """Stop the workers (also when the results were never read)."""
+        self._results.close()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _start_child(ctx: TreeContext) -> None:
