@@ -63,12 +63,15 @@ def read_all(tasks: Sequence[Task], workers: int) -> Iterable[tuple[str, RunReco
 
 
 def _guarded(task: Callable[[], RunRecord]) -> RunRecord | ImportFailure:
+    """Run a reader; whatever goes wrong with one run's files becomes that run's failure."""
     try:
         return task()
     except ImportFailure as error:
         return error
-    except (OSError, ValueError) as error:  # anything else unreadable in the source: name it
+    except (OSError, ValueError) as error:
         return ImportFailure(str(error))
+    except Exception as error:  # noqa: BLE001 - a damaged file must not stop the other runs
+        return ImportFailure(f"unexpected {type(error).__name__} while reading it: {error}")
 
 
 def import_runs(store, results: Iterator[tuple[str, RunRecord | ImportFailure]], total: int,

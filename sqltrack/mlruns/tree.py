@@ -89,6 +89,9 @@ def read_experiment(guard: TreeGuard, folder: str, deleted: bool) -> ExperimentR
     if not isinstance(name, str) or not name.strip():
         raise ImportFailure(f"{meta_path}, line {line_of(raw, 'name') or 1}: the experiment has no name.")
     stage = "deleted" if deleted else (meta.get("lifecycle_stage") or "active")
+    if stage not in ("active", "deleted"):
+        raise ImportFailure(f"{meta_path}, line {line_of(raw, 'lifecycle_stage') or 1}: lifecycle_stage "
+                            f"{stage!r} is neither 'active' nor 'deleted'.")
     content = ExperimentContent(int(name_of_dir), name, stage, _time(meta, raw, meta_path, "creation_time"),
                                 _time(meta, raw, meta_path, "last_update_time"),
                                 read_values(guard, os.path.join(folder, "tags"), "tag"))
