@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 from sqlalchemy import Connection, func, select
@@ -22,19 +23,31 @@ def _experiment_ids(conn: Connection, experiment_ids) -> list[int]:
     return [parse_experiment_id(e) for e in experiment_ids]
 
 
+@lru_cache(maxsize=256)
+def _run_search(filter_string: str | None, order_by: tuple[str, ...], experiment_ids: tuple[int, ...],
+                view_type: int, dialect_name: str):
+    """The compiled search statement, built once per distinct search.
+
+    Statements are immutable (``.where``/``.limit`` make new ones) and hold no store state:
+    keys are bound names resolved by subqueries, so one statement serves every store of a dialect.
+    Building costs milliseconds; a UI or a paging loop repeats the same search many times.
+    """
+    from ..query.search import build_run_search
+
+    return build_run_search(filter_string, list(order_by), list(experiment_ids), view_type, dialect_name)
+
+
 def search_runs(store: Store, experiment_ids, filter_string: str | None, view_type: int,
                 max_results: int | None, order_by: Sequence[str] | None,
                 page_token: str | None) -> PagedList[Run]:
     """One page of runs; the token's snapshot keeps later pages stable while new runs are logged."""
-    from ..query.search import build_run_search
-
     limit = check_max_results(max_results)
     offset, snapshot = decode_token(page_token)
 
     def unit(conn: Connection) -> PagedList[Run]:
         ids = _experiment_ids(conn, experiment_ids)
         top = snapshot if snapshot is not None else conn.execute(select(func.max(runs.c.id))).scalar() or 0
-        query = build_run_search(filter_string, list(order_by or []), ids, view_type, store.dialect_name)
+        query = _run_search(filter_string, tuple(order_by or ()), tuple(ids), view_type, store.dialect_name)
         query = query.where(runs.c.id <= top).offset(offset)
         if limit is not None:
             query = query.limit(limit + 1)

@@ -22,7 +22,11 @@ def load_runs(conn: Connection, ids: Sequence[int]) -> list[Run]:
         return []
     infos: dict[int, RunInfo] = {}
     data: dict[int, tuple[dict, dict, dict]] = {i: ({}, {}, {}) for i in ids}
+    sqlite = conn.dialect.name == "sqlite"
     for chunk in _chunks(list(ids)):
+        if sqlite:
+            _load_sqlite(conn, chunk, infos, data)
+            continue
         for row in conn.execute(select(runs).where(runs.c.id.in_(chunk))):
             infos[row.id] = _info(row)
         _load_values(conn, chunk, data)
@@ -51,6 +55,33 @@ def _load_values(conn: Connection, chunk: list[int], data: dict) -> None:
                  .join_from(table, key_names, key_names.c.id == table.c.key_id).where(table.c.run_id.in_(chunk)))
         for rid, key, value in conn.execute(query):
             data[rid][slot][key] = value
+
+
+_RUNS_SQL = ("SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, "
+             "lifecycle_stage FROM runs WHERE id IN ({marks})")
+_METRICS_SQL = ("SELECT latest_metrics.run_id, key_names.name, latest_metrics.value, latest_metrics.kind "
+                "FROM latest_metrics JOIN key_names ON key_names.id = latest_metrics.key_id "
+                "WHERE latest_metrics.run_id IN ({marks})")
+_VALUES_SQL = ("SELECT {table}.run_id, key_names.name, {table}.value FROM {table} "
+               "JOIN key_names ON key_names.id = {table}.key_id WHERE {table}.run_id IN ({marks})")
+
+
+def _load_sqlite(conn: Connection, chunk: list[int], infos: dict, data: dict) -> None:
+    """The same queries as the portable path, through the driver's cursor: plain tuples, no Row objects."""
+    marks = ", ".join("?" * len(chunk))
+    cursor = conn.connection.cursor()
+    try:
+        for rid, uuid, eid, name, user, status, start, end, uri, stage in cursor.execute(
+                _RUNS_SQL.format(marks=marks), chunk):
+            infos[rid] = RunInfo(uuid, str(eid), name, user, status, start, end, uri, stage)
+        decode = V.decode_metric
+        for rid, key, value, kind in cursor.execute(_METRICS_SQL.format(marks=marks), chunk):
+            data[rid][0][key] = decode(value, kind) if kind else value
+        for slot, table in ((1, "params"), (2, "tags")):
+            for rid, key, value in cursor.execute(_VALUES_SQL.format(table=table, marks=marks), chunk):
+                data[rid][slot][key] = value
+    finally:
+        cursor.close()
 
 
 def get_run(store, run_id: str) -> Run:

@@ -83,6 +83,14 @@ def update_run(store, run_id: str, *, status: str | None = None, end_time: int |
     store.write(unit)
 
 
+def set_status(conn: Connection, rid: int, status: str, end_time: int | None, now: int) -> None:
+    """Set a run's status and end time inside the caller's transaction (the status is checked by the caller)."""
+    values = {"status": status, "last_activity_time": now}
+    if end_time is not None:
+        values["end_time"] = end_time
+    conn.execute(update(runs).where(runs.c.id == rid).values(**values))
+
+
 def set_run_lifecycle(store, run_id: str, stage: str) -> None:
     """Soft-delete or restore a run (its data stays until 'sqltrack gc')."""
 

@@ -142,3 +142,36 @@ def test_a_batch_with_stored_duplicates_still_breaks_ties_by_logging_order(clien
     assert _latest_row(client, run_id, "m").count == 3
     client.log_batch(run_id, metrics=[Metric("m", 0.0, 0, 3), Metric("m", -0.0, 0, 3)])  # stored latest wins
     assert math.isnan(client.get_run(run_id).data.metrics["m"])
+
+
+def test_ending_a_run_writes_its_pending_values_and_status_together(client):
+    run_id = client.create_run("0").info.run_id
+    client.log_metric(run_id, "m", 1.5, step=1)
+    client.log_param(run_id, "p", "x")
+    writes = []
+    real = client.store.write
+    client.store.write = lambda unit: writes.append(unit) or real(unit)
+    client.set_terminated(run_id, "KILLED", end_time=1234)
+    client.store.write = real
+    assert len(writes) == 1  # one transaction: values and status
+    run = client.get_run(run_id)
+    assert (run.info.status, run.info.end_time) == ("KILLED", 1234)
+    assert run.data.metrics == {"m": 1.5} and run.data.params == {"p": "x"}
+
+
+def test_ending_a_run_with_nothing_pending_still_sets_the_status(client):
+    run_id = client.create_run("0").info.run_id
+    client.set_terminated(run_id)
+    assert client.get_run(run_id).info.status == "FINISHED"
+    with pytest.raises(InvalidParameter, match="status"):
+        client.set_terminated(run_id, "DONE")
+
+
+def test_a_refused_final_flush_leaves_the_run_running(client):
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, params=[Param("p", "1")])
+    client._buffer._known_params.clear()  # as if another process had logged p
+    client.log_param(run_id, "p", "2")
+    with pytest.raises(ParamConflict):
+        client.set_terminated(run_id)
+    assert client.get_run(run_id).info.status == "RUNNING"
