@@ -86,4 +86,4 @@ def _collect_blobs(store, report: GcReport, dry_run: bool, grace: float) -> None
         if not dry_run:
             blobs.delete(digest)
     if not dry_run:
-        report.temp_files = blobs.clean_temp_files()
+        report.temp_files = blobs.clean_temp_files(older_than_s=grace)  # same grace: it may be a live write
