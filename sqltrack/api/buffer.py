@@ -78,6 +78,29 @@ class WriteBuffer:
             self._slot(run_id).params[key] = value
             self._added(1)
 
+    def add_many(self, run_id: str, points: list[Point] = (), params: dict[str, str] | None = None,
+                 tags: dict[str, str] | None = None) -> None:
+        """Queue the values of one call (log_metrics, log_params, set_tags) together.
+
+        All or nothing: a param conflict refuses the whole call, and no flush (threshold or
+        timer) can fall between its values, so a reader never sees half of it.
+        """
+        with self._lock:
+            self._check_fork()
+            known = self._known_params.setdefault(run_id, {})
+            for key, value in (params or {}).items():
+                if key in known and known[key] != value:
+                    raise ParamConflict(
+                        f"Changing param values is not allowed: param {key!r} of run {run_id} was already logged "
+                        f"with value {known[key]!r}, and now {value!r}. Params are write-once; use another key or a "
+                        "new run.")
+            known.update(params or {})
+            slot = self._slot(run_id)
+            slot.points.extend(points)
+            slot.params.update(params or {})
+            slot.tags.update(tags or {})
+            self._added(len(points) + len(params or {}) + len(tags or {}))
+
     def remember_params(self, run_id: str, params: dict[str, str]) -> None:
         """Record params already stored for a run (a resumed run), for early conflict checks."""
         with self._lock:

@@ -12,7 +12,7 @@ import threading
 from typing import Any, Mapping, Sequence
 
 from ..entities import ACTIVE_ONLY, Experiment, Metric, Param, Run, RunTag
-from ..errors import InvalidParameter, SqltrackError
+from ..errors import InvalidParameter
 from .client import Client
 from .context import default_run_tags
 
@@ -112,13 +112,7 @@ class ActiveRun(Run):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            status = "FINISHED"
-        elif issubclass(exc_type, KeyboardInterrupt):
-            status = "KILLED"
-        else:
-            status = "FAILED"
-        _end(self, status)
+        _end(self, _status_for(exc_type))
         return False
 
 
@@ -152,6 +146,8 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
     stack.append(active)
     with _lock:
         _all_active.append(active)
+        _state["pid"] = os.getpid()
+    _watch(client, active.info.run_id)
     return active
 
 
@@ -193,6 +189,7 @@ def _end(run: ActiveRun, status: str) -> None:
             if run in _all_active:
                 _all_active.remove(run)
         _state["last_run_id"] = run.info.run_id
+        _unwatch(run.info.run_id)
 
 
 def _require_run() -> str:
@@ -220,9 +217,11 @@ def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
 
 
 def log_params(params: Mapping[str, Any], synchronous: bool | None = None) -> None:
+    """Log several params as one call: all are checked first, and a reader sees all of them or none."""
+    from ..store.batch import prepare_params
+
     run_id, client = _require_run(), _client()
-    for key, value in params.items():
-        client.log_param(run_id, key, value)
+    client._buffer.add_many(run_id, params=prepare_params(dict(params)))
     client._maybe_sync(run_id, synchronous)
 
 
@@ -234,9 +233,13 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None,
                 synchronous: bool | None = None, **_ignored: Any) -> None:
+    """Log several metrics at one step as one call: a reader sees all of them or none."""
+    from ..store.batch import make_point
+    from .client import _now_ms
+
     run_id, client = _require_run(), _client()
-    for key, value in metrics.items():
-        client.log_metric(run_id, key, value, timestamp, step)
+    stamp, step = _now_ms() if timestamp is None else timestamp, step or 0
+    client._buffer.add_many(run_id, points=[make_point(k, v, stamp, step) for k, v in metrics.items()])
     client._maybe_sync(run_id, synchronous)
 
 
@@ -245,9 +248,11 @@ def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
 
 
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
+    """Set several tags as one call: all are checked first, and a reader sees all of them or none."""
+    from ..store.batch import prepare_tags
+
     run_id, client = _require_run(), _client()
-    for key, value in tags.items():
-        client.set_tag(run_id, key, value)
+    client._buffer.add_many(run_id, tags=prepare_tags(dict(tags)))
     client._maybe_sync(run_id, synchronous)
 
 
@@ -365,18 +370,121 @@ def log_batch(metrics: Sequence[Metric] = (), params: Sequence[Param] = (), tags
     _client().log_batch(_require_run(), metrics, params, tags)
 
 
-# ----- process exit -------------------------------------------------------------------------
-def _at_exit() -> None:
-    """Write pending values and end runs still active when the interpreter exits normally."""
-    for run in list(reversed(_all_active)):
-        try:
-            _end(run, "FINISHED")
-        except SqltrackError:
-            pass
+# ----- process exit, crashes and signals ----------------------------------------------------
+class RunTerminated(BaseException):
+    """SIGTERM arrived while sqltrack was writing: unwinds like Ctrl-C, then the process dies of SIGTERM."""
+
+
+def _status_for(exc_type) -> str:
+    """FINISHED without an exception, KILLED for Ctrl-C or SIGTERM, FAILED for anything else."""
+    if exc_type is None:
+        return "FINISHED"
+    if issubclass(exc_type, (KeyboardInterrupt, RunTerminated)):
+        return "KILLED"
+    return "FAILED"
+
+
+def _end_all(status: str) -> None:
+    """End every run this process still has active (pending values first); never raises."""
+    if _state.get("pid") == os.getpid():  # in a forked child, the runs belong to the parent
+        for run in list(reversed(_all_active)):
+            try:
+                _end(run, status)
+            except Exception:  # noqa: BLE001 - the process is ending; 'sqltrack runs mark-dead' is the fallback
+                pass
     try:
         flush()
-    except SqltrackError:
+    except Exception:  # noqa: BLE001
         pass
 
 
+def _at_exit() -> None:
+    """Write pending values and end runs still active when the interpreter exits normally."""
+    _end_all("KILLED" if _state.get("terminating") else "FINISHED")
+
+
 atexit.register(_at_exit)
+
+
+def _watch(client: Client, run_id: str) -> None:
+    """Heartbeat for the run; on the first run, hooks for uncaught exceptions and SIGTERM."""
+    from ..store.liveness import HEARTBEAT
+
+    HEARTBEAT.add(client.store, run_id)
+    with _lock:
+        if not _state.get("hooks"):
+            _state["hooks"] = True
+            _install_excepthook()
+            _install_sigterm_handler()
+
+
+def _unwatch(run_id: str) -> None:
+    import sys
+
+    liveness = sys.modules.get("sqltrack.store.liveness")
+    if liveness is not None:
+        liveness.HEARTBEAT.remove(run_id)
+
+
+def _install_excepthook() -> None:
+    """An uncaught exception at top level ends active runs FAILED (Ctrl-C: KILLED), chaining the old hook."""
+    import sys
+
+    previous = sys.excepthook
+
+    def excepthook(exc_type, exc, tb) -> None:
+        _end_all(_status_for(exc_type))
+        if issubclass(exc_type, RunTerminated):
+            _die_of_sigterm()
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+
+
+def _install_sigterm_handler() -> None:
+    """On SIGTERM: end active runs KILLED (pending values first), then die of SIGTERM as before.
+
+    Installed only from the main thread and only when SIGTERM has its default action, so a
+    program's (or a framework's) own handler is never replaced. The handler runs in the main
+    thread between two bytecodes. If that thread was inside sqltrack or its database driver
+    (possibly holding the write lock), ending runs there could wait on itself: the handler
+    raises RunTerminated instead, which unwinds that code cleanly; ``with start_run()``
+    blocks and the excepthook then end the runs KILLED and re-deliver SIGTERM.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+_INSIDE = ("sqltrack.", "sqlalchemy", "sqlite3", "psycopg", "pymysql")
+
+
+def _on_sigterm(signum, frame) -> None:
+    if _state.get("terminating") or _state.get("pid") != os.getpid() or not _all_active:
+        _die_of_sigterm()
+    _state["terminating"] = True
+    while frame is not None:
+        if (frame.f_globals.get("__name__") or "").startswith(_INSIDE):
+            raise RunTerminated("SIGTERM received while writing to the store; active runs are ended KILLED")
+        frame = frame.f_back
+    _end_all("KILLED")
+    _die_of_sigterm()
+
+
+def _die_of_sigterm() -> None:
+    """Restore SIGTERM's default action and send it to ourselves: the exit status says SIGTERM."""
+    import signal
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ._common import (chosen_format, emit, emit_object, format_duration, format_option, format_time,
-                      open_client)
+from ._common import chosen_format, emit, emit_object, format_duration, format_option, format_time, open_client
+from .liveness import annotate_stale, grace_option
 
 KEY_METRICS = 3
 
@@ -52,9 +52,10 @@ def runs() -> None:
               help="Only runs of this experiment (repeatable). Default: all experiments.")
 @click.option("--max-results", "-n", type=int, default=50, show_default=True, help="How many runs to show.")
 @click.option("--deleted", is_flag=True, help="Show deleted runs instead of active ones.")
+@grace_option("--stale-after", "Mark RUNNING runs without a sign of life for longer than this as stale.")
 @format_option
 @click.pass_context
-def list_runs(ctx: click.Context, experiments: tuple[str, ...], max_results: int, deleted: bool,
+def list_runs(ctx: click.Context, experiments: tuple[str, ...], max_results: int, deleted: bool, grace: float,
               fmt: str, as_json: bool) -> None:
     """List runs, newest first, with their most common metrics."""
     from ..entities import ACTIVE_ONLY, DELETED_ONLY
@@ -66,6 +67,7 @@ def list_runs(ctx: click.Context, experiments: tuple[str, ...], max_results: int
     columns = ["run_id", "name", "status", "start", "duration"] + [f"metrics.{k}" for k in keys]
     fmt = chosen_format(fmt, as_json)
     rows = [run_row(run, keys) for run in found]
+    annotate_stale(client, rows, columns, fmt, grace)
     if fmt == "table":
         for row in rows:
             row["run_id"] = row["run_id"][:12]
