@@ -86,7 +86,7 @@ class Client:
             raise InvalidParameter(f"run_name {run_name!r} differs from the mlflow.runName tag "
                                    f"{tag_values[runs.RUN_NAME_TAG]!r}; give one of them.")
         tag_values[runs.RUN_NAME_TAG] = name
-        user = tag_values.get("mlflow.user")
+        user = tag_values.get("mlflow.user", "unknown")  # MLflow's client does the same
         start = _now_ms() if start_time is None else int(start_time)
         run_id, _ = runs.create_run(self._store, experiment_id, run_name=name, user_id=user,
                                     start_time=start, tags_=tag_values)

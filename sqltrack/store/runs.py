@@ -113,7 +113,6 @@ def delete_tag(store, run_id: str, key: str) -> None:
             delete(tags).where(tags.c.run_id == rid, tags.c.key_id == kid)).rowcount
         if not removed:
             raise InvalidParameter(f"Run {run_id!r} has no tag {key!r} to delete.")
-        if key == RUN_NAME_TAG:
-            conn.execute(update(runs).where(runs.c.id == rid).values(name=None))
+        # Deleting mlflow.runName keeps the run's name, as both MLflow stores do.
 
     store.write(unit)

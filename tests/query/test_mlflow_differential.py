@@ -192,7 +192,6 @@ class Query:
     max_results: int = 1000
     page_size: int | None = None     # set: fetch every page with this max_results
     file_store: str = ""             # why MLflow's file store differs from its SQL store here
-    sqltrack_differs: str = ""       # a known difference of sqltrack outside the search (strict xfail)
     stores: tuple[str, ...] = STORES  # the MLflow stores asked
 
 
@@ -224,12 +223,6 @@ _RUN_NAME_TAG = "file store filters run_name on meta.yaml's name, the SQL store 
 _UNICODE_ILIKE = "file store ILIKE folds non-ASCII letters (re.IGNORECASE), SQLite's lower() only ASCII"
 #: The SQL store rejects an order_by naming the same field twice; the file store lets the first win.
 _DUPLICATE_ORDER = "file store accepts duplicate order_by fields (spec §6.1), the SQL store rejects them"
-#: sqltrack's store clears runs.name when the mlflow.runName tag is deleted
-#: (sqltrack/store/runs.py delete_tag); both MLflow stores keep the name, and order eta by it.
-_NAME_CLEARED = ("sqltrack's delete_tag('mlflow.runName') also clears the run's name (store/runs.py); "
-                 "MLflow keeps it, so ordering by run_name places eta differently")
-_NAME_CLEARED_ORDERS = {("attributes.run_name DESC",), ("run_name",), ("metrics.`f1-score` DESC", "run_name"),
-                        ("params.lr DESC", "run_name")}
 
 
 def _own_queries() -> list[Query]:
@@ -328,8 +321,7 @@ OWN_CASES = _own_queries()
 #: Corpus cases whose filter would select eta through its name (see _RUN_NAME_TAG).
 _CORPUS_FILE_STORE = {"run_name LIKE '%a'": _RUN_NAME_TAG, "attributes.run_name = 'eta'": _RUN_NAME_TAG}
 CORPUS_VALID = [replace(q, file_store=_CORPUS_FILE_STORE.get(q.filter or "", "")) for q in CORPUS_VALID]
-SAME_RESULT_CASES = [replace(q, sqltrack_differs=_NAME_CLEARED if q.order_by in _NAME_CLEARED_ORDERS else "")
-                     for q in CORPUS_VALID + OWN_CASES]
+SAME_RESULT_CASES = CORPUS_VALID + OWN_CASES
 #: MLflow quirks that sqltrack deliberately rejects (docs/grammar.md, "Not reproduced").
 NOT_REPRODUCED = [
     Query("quirk-quoted-prefix-order", None, ('"metrics".loss DESC',)),   # shlex strips the quotes
@@ -477,11 +469,8 @@ def test_mlflow_holds_the_data_set_under_our_ids(results, store):
 
 
 def _cases(queries: list[Query]) -> list:
-    """(store, query) pairs; a known sqltrack difference is a strict xfail."""
-    def marks(query: Query) -> list:
-        return [pytest.mark.xfail(strict=True, reason=query.sqltrack_differs)] if query.sqltrack_differs else []
-
-    return [pytest.param(store, q, id=f"{q.id}-{store}", marks=marks(q)) for q in queries for store in q.stores]
+    """(store, query) pairs."""
+    return [pytest.param(store, q, id=f"{q.id}-{store}") for q in queries for store in q.stores]
 
 
 @pytest.mark.parametrize(("store", "query"), _cases(SAME_RESULT_CASES))
