@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow's side")
     parser.add_argument("--with-mlflow", action="store_true", help="with --quick: measure MLflow too")
     parser.add_argument("--out", default=str(common.RESULTS_DIR), help="folder for the JSON and Markdown results")
+    parser.add_argument("--render", metavar="JSON", help="only re-render a results JSON as Markdown (to stdout,"
+                        " and to RESULTS.md with --write-results-md yes)")
     parser.add_argument("--write-results-md", choices=("auto", "yes", "no"), default="auto",
                         help="copy the table to bench/RESULTS.md (auto: only for a full run of every workload)")
     defaults = Config()
@@ -85,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
 
 def main(argv: list[str] | None = None) -> int:
     cfg, args = parse_args(argv)
+    if args.render:
+        return rerender(Path(args.render), args.write_results_md == "yes")
     selected = [w.strip().upper() for w in args.only.split(",") if w.strip()] or list(WORKLOADS)
     use_mlflow = not args.no_mlflow and (not args.quick or args.with_mlflow)
     started = time.perf_counter()
@@ -144,6 +148,26 @@ def _runners(mlflow_python, mlflow_run):
 
 
 # ----- the report ----------------------------------------------------------------------------------
+def rerender(path: Path, to_results_md: bool) -> int:
+    """Markdown of a saved results JSON (e.g. after editing bench/analysis.md)."""
+    import json
+
+    from .common import Sample
+
+    data = json.loads(path.read_text())
+
+    def sample(d):
+        return None if d is None else Sample(d["values"], d["unit"], d.get("size", ""), d.get("note", ""))
+
+    cases = [Case(c["workload"], c["case"], sample(c["sqltrack"]), sample(c["mlflow"]), sample(c["raw"]),
+                  c.get("target", ""), c.get("met"), c.get("notes", [])) for c in data["cases"]]
+    report = render(cases, data)
+    print(report)
+    if to_results_md:
+        (common.BENCH_DIR / "RESULTS.md").write_text(report)
+    return 0
+
+
 def _fmt(sample, with_range: bool = True) -> str:
     if sample is None or not sample.values:
         return "n/a"
@@ -200,6 +224,9 @@ def render(cases: list[Case], meta: dict) -> str:
     if notes:
         lines += ["", "Notes:", ""]
         lines += [f"- {w} {name}: {n}" for w, name, n in notes]
+    analysis = common.BENCH_DIR / "analysis.md"
+    if analysis.exists():
+        lines += ["", analysis.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 

@@ -97,6 +97,15 @@ def run_w6(cfg, mlflow_python: str | None) -> list[Case]:
                 Sample(raw, "s", "new store", "sqlite3: 2 tables, 2 rows"), target="<= 0.3 s wall")
     case.met = case.sqltrack.median <= 0.3
     cases.append(case)
+    try:
+        cases.append(_runs_list(cfg, mlflow_python, env))
+    except (RuntimeError, OSError) as error:
+        cases.append(Case("W6", "`sqltrack runs list` (CLI, fresh process)", notes=[f"failed: {error}"[:800]]))
+    return cases
+
+
+def _runs_list(cfg, mlflow_python: str | None, env: dict) -> Case:
+    py, reps = sys.executable, cfg.reps
     path, eid = stores.sqltrack_search_store(cfg.frame_runs, log=cfg.log)
     listing = [_wall(_cli() + ["--store", str(path), "runs", "list"]) for _ in range(reps + 1)][1:]
     raw_list = [_wall([py, "-c", LIST_RAW, str(path)]) for _ in range(reps + 1)][1:]
@@ -115,5 +124,4 @@ def run_w6(cfg, mlflow_python: str | None) -> list[Case]:
                 Sample(raw_list, "s", f"{cfg.frame_runs:,}-run store", "python -c sqlite3 SELECT ... LIMIT 50"),
                 target="<= 0.5 s wall at 10,000 runs")
     case.met = case.sqltrack.median <= 0.5 and cfg.frame_runs >= 10_000
-    cases.append(case)
-    return cases
+    return case
