@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import Iterable, Mapping, NamedTuple, Sequence
@@ -92,12 +93,20 @@ def write_batch(store, conn: Connection, rid: int, run_id: str, points: Sequence
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("UPDATE runs SET last_activity_time = ? WHERE id = ?", (now, rid))
     else:
-        conn.execute(_TOUCH_RUN, {"b_rid": rid, "b_now": now})
+        conn.execute(_touch_run_sql(), {"b_rid": rid, "b_now": now})
 
 
-_SELECT_PARAMS = select(params.c.key_id, params.c.value).where(
-    params.c.run_id == bindparam("rid"), params.c.key_id.in_(bindparam("kids", expanding=True)))
-_TOUCH_RUN = update(runs).where(runs.c.id == bindparam("b_rid")).values(last_activity_time=bindparam("b_now"))
+# Core statements are built on first use, not at import: the SQLite paths rarely need them,
+# and building them at import costs a cold start tens of milliseconds.
+@cache
+def _select_params_sql():
+    return select(params.c.key_id, params.c.value).where(
+        params.c.run_id == bindparam("rid"), params.c.key_id.in_(bindparam("kids", expanding=True)))
+
+
+@cache
+def _touch_run_sql():
+    return update(runs).where(runs.c.id == bindparam("b_rid")).values(last_activity_time=bindparam("b_now"))
 
 
 def write_params(store, conn: Connection, rid: int, run_id: str, items: Mapping[str, str]) -> None:
@@ -125,7 +134,7 @@ def _check_params(conn: Connection, rid: int, run_id: str, ids: Mapping[str, int
     by_id = {ids[k]: k for k in items}
     kids = list(by_id)
     for start in range(0, len(kids), _IN_CHUNK):
-        existing = conn.execute(_SELECT_PARAMS, {"rid": rid, "kids": kids[start:start + _IN_CHUNK]})
+        existing = conn.execute(_select_params_sql(), {"rid": rid, "kids": kids[start:start + _IN_CHUNK]})
         for key_id, old in existing:
             key = by_id[key_id]
             if old != items[key]:
@@ -281,8 +290,12 @@ class _Summary:
 
 
 _LATEST_COLUMNS = [c.name for c in latest_metrics.columns if c.name not in ("run_id", "key_id")]
-_SELECT_LATEST_COLUMNS = select(latest_metrics.c.key_id, *(latest_metrics.c[c] for c in _LATEST_COLUMNS)).where(
-    latest_metrics.c.run_id == bindparam("rid"), latest_metrics.c.key_id.in_(bindparam("kids", expanding=True)))
+
+
+@cache
+def _select_latest_sql():
+    return select(latest_metrics.c.key_id, *(latest_metrics.c[c] for c in _LATEST_COLUMNS)).where(
+        latest_metrics.c.run_id == bindparam("rid"), latest_metrics.c.key_id.in_(bindparam("kids", expanding=True)))
 
 
 def _merge_latest(conn: Connection, rid: int, summaries: dict[int, _Summary], native: bool) -> None:
@@ -318,7 +331,7 @@ def _read_summaries(conn: Connection, rid: int, kids: list[int], native: bool) -
         if conn.dialect.name == "sqlite":
             rows = conn.exec_driver_sql(_LATEST_SQL.format(marks=", ".join("?" * len(chunk))), (rid, *chunk))
         else:
-            rows = conn.execute(_SELECT_LATEST_COLUMNS, {"rid": rid, "kids": chunk})
+            rows = conn.execute(_select_latest_sql(), {"rid": rid, "kids": chunk})
         restore = (lambda v: v) if native else _restore_inf
         for (key_id, step, timestamp, value, kind, low, high, _avg, total, first_value, first_kind, first_step,
              first_timestamp, count, nan_count) in rows:
