@@ -1,0 +1,38 @@
+"""search_runs reuses the built statement of a repeated search; results still follow the store."""
+
+from __future__ import annotations
+
+from sqltrack import Metric, Param
+from sqltrack.api import search
+
+
+def _log(client, eid: str, lr: str, acc: float) -> str:
+    run_id = client.create_run(eid).info.run_id
+    client.log_batch(run_id, metrics=[Metric("acc", acc, 1, 0)], params=[Param("lr", lr)])
+    return run_id
+
+
+def test_a_repeated_search_sees_runs_logged_in_between(client, tmp_path):
+    eid = client.create_experiment("e")
+    first = _log(client, eid, "0.1", 0.5)
+    search._run_search.cache_clear()
+    found = client.search_runs([eid], "params.lr = '0.1' AND metrics.acc > 0.1", order_by=["metrics.acc DESC"])
+    assert [r.info.run_id for r in found] == [first]
+    second = _log(client, eid, "0.1", 0.9)
+    _log(client, eid, "0.2", 0.9)
+    found = client.search_runs([eid], "params.lr = '0.1' AND metrics.acc > 0.1", order_by=["metrics.acc DESC"])
+    assert [r.info.run_id for r in found] == [second, first]
+    assert search._run_search.cache_info().hits >= 1
+
+
+def test_the_cached_statement_serves_another_store(client, tmp_path):
+    from sqltrack import Client
+
+    other = Client(tmp_path / "other.db")
+    try:
+        for c in (client, other):
+            eid = c.create_experiment("e")
+            run_id = _log(c, eid, "0.3", 0.7)
+            assert [r.info.run_id for r in c.search_runs([eid], "params.lr = '0.3'")] == [run_id]
+    finally:
+        other.close()
