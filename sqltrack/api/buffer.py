@@ -39,8 +39,10 @@ class WriteBuffer:
     """Pending params, tags and points per run, written by ``sink(run_id, points, params, tags)``."""
 
     def __init__(self, sink: Callable[[str, list[Point], dict, dict], None],
-                 flush_points: int = FLUSH_POINTS, flush_seconds: float = FLUSH_SECONDS) -> None:
+                 flush_points: int = FLUSH_POINTS, flush_seconds: float = FLUSH_SECONDS,
+                 gate: Callable[[], None] | None = None) -> None:
         self._sink = sink
+        self._gate = gate  # raises when values cannot be accepted at all (a read-only store)
         self._flush_points = flush_points
         self._flush_seconds = flush_seconds
         self._lock = threading.RLock()
@@ -115,6 +117,8 @@ class WriteBuffer:
     def _slot(self, run_id: str) -> _Pending:
         slot = self._pending.get(run_id)
         if slot is None:
+            if self._gate is not None:
+                self._gate()  # refused now, in the caller, rather than kept pending for ever
             slot = self._pending[run_id] = _Pending()
         return slot
 

@@ -33,7 +33,7 @@ class Client:
                  artifact_root: str | os.PathLike | None = None, read_only: bool = False) -> None:
         self._store: Store = open_store(tracking_uri, artifact_root=artifact_root, read_only=read_only)
         self._ending: dict[str, tuple[str, int]] = {}  # run_id -> (status, end_time) while set_terminated flushes
-        self._buffer = WriteBuffer(self._write_pending)
+        self._buffer = WriteBuffer(self._write_pending, gate=self._store.refuse_writes)
         self.tracking_uri = str(tracking_uri) if tracking_uri is not None else self._store.url
 
     @property

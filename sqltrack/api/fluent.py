@@ -371,15 +371,11 @@ def log_batch(metrics: Sequence[Metric] = (), params: Sequence[Param] = (), tags
 
 
 # ----- process exit, crashes and signals ----------------------------------------------------
-class RunTerminated(BaseException):
-    """SIGTERM arrived while sqltrack was writing: unwinds like Ctrl-C, then the process dies of SIGTERM."""
-
-
 def _status_for(exc_type) -> str:
-    """FINISHED without an exception, KILLED for Ctrl-C or SIGTERM, FAILED for anything else."""
+    """FINISHED without an exception, KILLED for Ctrl-C, FAILED for anything else."""
     if exc_type is None:
         return "FINISHED"
-    if issubclass(exc_type, (KeyboardInterrupt, RunTerminated)):
+    if issubclass(exc_type, KeyboardInterrupt):
         return "KILLED"
     return "FAILED"
 
@@ -434,8 +430,6 @@ def _install_excepthook() -> None:
 
     def excepthook(exc_type, exc, tb) -> None:
         _end_all(_status_for(exc_type))
-        if issubclass(exc_type, RunTerminated):
-            _die_of_sigterm()
         previous(exc_type, exc, tb)
 
     sys.excepthook = excepthook
@@ -445,11 +439,10 @@ def _install_sigterm_handler() -> None:
     """On SIGTERM: end active runs KILLED (pending values first), then die of SIGTERM as before.
 
     Installed only from the main thread and only when SIGTERM has its default action, so a
-    program's (or a framework's) own handler is never replaced. The handler runs in the main
-    thread between two bytecodes. If that thread was inside sqltrack or its database driver
-    (possibly holding the write lock), ending runs there could wait on itself: the handler
-    raises RunTerminated instead, which unwinds that code cleanly; ``with start_run()``
-    blocks and the excepthook then end the runs KILLED and re-deliver SIGTERM.
+    program's (or a framework's) own handler is never replaced. The handler itself only wakes
+    a waiting thread and returns: whatever the main thread was doing (perhaps holding the
+    store's write lock) goes on undisturbed, no exception is raised into it, and the thread
+    ends the runs, then re-sends SIGTERM with its default action. A second SIGTERM kills at once.
     """
     import signal
     import threading
@@ -458,33 +451,32 @@ def _install_sigterm_handler() -> None:
         return
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return
+    wake = _state["sigterm"] = threading.Event()
+    threading.Thread(target=_end_runs_then_die, args=(wake,), name="sqltrack-sigterm", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
-_INSIDE = ("sqltrack.", "sqlalchemy", "sqlite3", "psycopg", "pymysql")
-
-
 def _on_sigterm(signum, frame) -> None:
-    if _state.get("terminating") or _state.get("pid") != os.getpid() or not _all_active:
-        _die_of_sigterm()
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    wake = _state.get("sigterm")
+    if wake is None or _state.get("pid") != os.getpid() or not _all_active:
+        os.kill(os.getpid(), signal.SIGTERM)  # nothing of ours to end (or a forked child): die as usual
+        return
     _state["terminating"] = True
-    while frame is not None:
-        if (frame.f_globals.get("__name__") or "").startswith(_INSIDE):
-            raise RunTerminated("SIGTERM received while writing to the store; active runs are ended KILLED")
-        frame = frame.f_back
-    _end_all("KILLED")
-    _die_of_sigterm()
+    wake.set()
 
 
-def _die_of_sigterm() -> None:
-    """Restore SIGTERM's default action and send it to ourselves: the exit status says SIGTERM."""
+def _end_runs_then_die(wake) -> None:
     import signal
     import sys
 
+    wake.wait()
+    _end_all("KILLED")
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:  # noqa: BLE001
             pass
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)  # the default action again: the exit status says SIGTERM

@@ -7,6 +7,8 @@ turned into sqltrack errors.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,33 @@ from .retry import with_retry
 T = TypeVar("T")
 
 
+def _sqlite_file(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def _read_only_reason(url: str) -> str | None:
+    """The message for logging to a SQLite store this process cannot write, or None if it can."""
+    from .engine import sqlite_read_only_reason
+
+    database = _sqlite_file(url)
+    why = sqlite_read_only_reason(database) if database else None
+    if why is None:
+        return None
+    return (f"The store {database} is read-only for this process ({why}): it can be searched, shown and "
+            "exported, but not logged to. To log, copy it (with its -wal file, if any) to a writable folder, or "
+            "fix the permissions.")
+
+
+def _has_wal(url: str) -> bool:
+    database = _sqlite_file(url)
+    return bool(database) and os.path.exists(f"{database}-wal") and os.path.getsize(f"{database}-wal") > 0
+
+
 class Store:
     """An open tracking store. Thread-safe; open one per process (after fork, open anew)."""
 
@@ -30,6 +59,9 @@ class Store:
         self.url = url
         self.artifact_root = Path(artifact_root)
         self.read_only = read_only
+        self._read_only_reason = None if read_only else _read_only_reason(url)
+        if self._read_only_reason:  # read-only media or no permission: still searchable and exportable
+            self.read_only = read_only = True
         self.engine = make_engine(url, read_only=read_only)
         self.rules: DialectRules = rules_for(self.engine.dialect.name)
         self._key_ids: dict[str, int] = {}
@@ -67,8 +99,7 @@ class Store:
 
     def write(self, unit: Callable[[Connection], T]) -> T:
         """Run a unit of work in one write transaction, retried as a whole on lock contention."""
-        if self.read_only:
-            raise StoreReadOnly(f"The store {self.display_url} was opened read-only; open it without read_only to log.")
+        self.refuse_writes()
 
         def attempt() -> T:
             with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
@@ -82,6 +113,12 @@ class Store:
             return result
 
         return self._guard(lambda: with_retry(attempt))
+
+    def refuse_writes(self) -> None:
+        """Raise StoreReadOnly, saying why, if this store cannot be written."""
+        if self.read_only:
+            raise StoreReadOnly(self._read_only_reason or f"The store {self.display_url} was opened read-only; open "
+                                "it without read_only to log.")
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -133,13 +170,19 @@ class Store:
             return call()
         except SqltrackError:
             raise
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, sqlite3.Error) as error:  # sqlite3: from raw connections (PRAGMA journal_mode)
             raise self._translate(error) from error
 
-    def _translate(self, error: SQLAlchemyError) -> SqltrackError:
+    def _translate(self, error: Exception) -> SqltrackError:
         text = str(getattr(error, "orig", None) or error)
         low = text.lower()
         where = f"the store {self.display_url}"
+        if self.read_only and "unable to open database file" in low and _has_wal(self.url):
+            return StoreReadOnly(
+                f"Cannot read {where}: this process may not write its folder, and its write-ahead log "
+                "(the '-wal' file beside it) holds commits that SQLite reads only with a '-shm' file it would "
+                "create there. Copy the store with its -wal file to a writable folder, or open it once where "
+                "it is writable so that the log is merged into the file.")
         if "readonly" in low or "read-only" in low or "read only" in low:
             return StoreReadOnly(f"Cannot write to {where}: it is read-only ({text}). "
                                  "Check the file's and folder's permissions, or open it read-only to search.")

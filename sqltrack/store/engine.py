@@ -31,7 +31,8 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
     memory = parsed.database in (None, "", ":memory:")
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     if read_only and not memory:
-        parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={"uri": "true"})
+        parsed = parsed.set(database=f"file:{parsed.database}?{_read_only_mode(parsed.database)}",
+                            query={"uri": "true"})
     # Pooled: closing the last connection of a WAL file checkpoints it, far too slow per write.
     if memory:
         engine = create_engine(parsed, connect_args=connect_args, poolclass=StaticPool)
@@ -40,6 +41,37 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
     _install_sqlite_events(engine, read_only=read_only)
     _forget_pool_after_fork(engine)
     return engine
+
+
+def _read_only_mode(database: str) -> str:
+    """``mode=ro``, plus ``immutable=1`` where SQLite could not otherwise open the file read-only.
+
+    Reading a WAL-mode file needs its ``-shm`` file, which SQLite creates beside it. On
+    read-only media (or in a folder this user cannot write) without one, only ``immutable=1``
+    opens the file, and that is right only when no ``-wal`` file holds commits; otherwise the
+    open fails and the Store says why. Immutable means no locking: such a reader must not
+    share the file with a writer (one with more permissions) that starts meanwhile.
+    """
+    folder = os.path.dirname(os.path.abspath(database))
+    if os.access(folder, os.W_OK) or os.path.exists(f"{database}-shm"):
+        return "mode=ro"
+    wal = f"{database}-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+        return "mode=ro"
+    return "mode=ro&immutable=1"
+
+
+def sqlite_read_only_reason(database: str) -> str | None:
+    """Why this process cannot write an existing SQLite file (and its -wal/-shm beside it), or None."""
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.exists(database) or (os.access(database, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)):
+        return None
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only filesystem"
+    except OSError:
+        pass
+    return "this user may not write the file or its folder"
 
 
 def _forget_pool_after_fork(engine: Engine) -> None:
