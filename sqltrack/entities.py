@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 
 class ViewType(IntEnum):
@@ -30,9 +30,8 @@ class LifecycleStage:
     DELETED = "deleted"
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
-    """One point of a metric's history."""
+class Metric(NamedTuple):
+    """One point of a metric's history (a named tuple: a million of them build fast)."""
 
     key: str
     value: float

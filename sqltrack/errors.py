@@ -19,6 +19,7 @@ __all__ = [
     "ArtifactNotFound",
     "InvalidParameter",
     "ParamConflict",
+    "ExperimentAlreadyExists",
     "InvalidArtifactPath",
     "ArtifactIntegrityError",
     "FilterSyntaxError",
@@ -72,6 +73,10 @@ class InvalidParameter(SqltrackError, ValueError):
 
 class ParamConflict(InvalidParameter):
     """A param was logged again with a different value; params are write-once."""
+
+
+class ExperimentAlreadyExists(InvalidParameter):
+    """An experiment with that name exists already (possibly in deleted state)."""
 
 
 class InvalidArtifactPath(InvalidParameter):

@@ -12,7 +12,7 @@ import threading
 from typing import Any, Mapping, Sequence
 
 from ..entities import ACTIVE_ONLY, Experiment, Metric, Param, Run, RunTag
-from ..errors import InvalidParameter
+from ..errors import ExperimentAlreadyExists, InvalidParameter
 from .client import Client
 from .context import default_run_tags
 
@@ -64,7 +64,10 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     else:
         experiment = client.get_experiment_by_name(experiment_name)
         if experiment is None:
-            experiment = client.get_experiment(client.create_experiment(experiment_name))
+            try:
+                experiment = client.get_experiment(client.create_experiment(experiment_name))
+            except ExperimentAlreadyExists:  # another process created it since we looked
+                experiment = client.get_experiment_by_name(experiment_name)
     if experiment.lifecycle_stage != "active":
         raise InvalidParameter(f"Cannot make the deleted experiment {experiment.name!r} current; restore it with "
                                f"restore_experiment({experiment.experiment_id!r}) first.")

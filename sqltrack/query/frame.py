@@ -29,8 +29,10 @@ def runs_to_frame(runs: Sequence[Run]):
         data["experiment_id"].append(info.experiment_id)
         data["status"].append(info.status)
         data["artifact_uri"].append(info.artifact_uri)
-        data["start_time"].append(pd.to_datetime(info.start_time, unit="ms", utc=True))
-        data["end_time"].append(pd.to_datetime(info.end_time, unit="ms", utc=True))
+        data["start_time"].append(info.start_time)
+        data["end_time"].append(info.end_time)
+    for name in ("start_time", "end_time"):  # one conversion per column: per-value calls cost ~0.1 ms each
+        data[name] = pd.to_datetime(pd.Series(data[name], dtype="Int64"), unit="ms", utc=True)
     groups = (("metrics", math.nan, lambda r: r.data.metrics),
               ("params", None, lambda r: r.data.params),
               ("tags", None, lambda r: r.data.tags))

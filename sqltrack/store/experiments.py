@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..entities import Experiment, LifecycleStage
-from ..errors import ExperimentNotFound, InvalidParameter
+from ..errors import ExperimentAlreadyExists, ExperimentNotFound, InvalidParameter, StoreError
 from .dialect import upsert_rows
 from .schema import experiment_tags, experiments, runs
 from .validation import validate_key, validate_tag_value
@@ -45,7 +46,7 @@ def create_experiment(store, name: str, artifact_location: str | None = None,
         existing = conn.execute(select(experiments.c.lifecycle_stage).where(experiments.c.name == name)).first()
         if existing is not None:
             state = " in deleted state (restore it, or pick another name)" if existing[0] == "deleted" else ""
-            raise InvalidParameter(f"Experiment {name!r} already exists{state}.")
+            raise ExperimentAlreadyExists(f"Experiment {name!r} already exists{state}.")
         new_id = experiment_id
         if new_id is None:
             new_id = (conn.execute(select(func.max(experiments.c.experiment_id))).scalar() or 0) + 1
@@ -56,7 +57,18 @@ def create_experiment(store, name: str, artifact_location: str | None = None,
         _set_tags(conn, new_id, tags or {})
         return str(new_id)
 
-    return store.write(unit)
+    return _write_creation(store, unit)
+
+
+def _write_creation(store, unit):
+    """Another process may take the same name or id between our check and insert: check again."""
+    for attempt in range(5):
+        try:
+            return store.write(unit)
+        except StoreError as error:
+            if attempt == 4 or not isinstance(error.__cause__, IntegrityError):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _set_tags(conn: Connection, experiment_id: int, tags: dict[str, str]) -> None:
