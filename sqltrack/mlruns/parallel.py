@@ -9,6 +9,7 @@ back in the order of the run folders. Where ``fork`` is not available, threads a
 from __future__ import annotations
 
 import functools
+import gc
 import multiprocessing
 import signal
 from collections import deque
@@ -84,6 +85,7 @@ class _ProcessReader:
 
 def _start_child(ctx: TreeContext) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    gc.disable()  # a reader makes many small acyclic objects and lives only as long as the import
     _CHILD["ctx"] = ctx
     _CHILD["threads"] = ThreadPoolExecutor(THREADS_PER_PROCESS, thread_name_prefix="sqltrack-read")
 
