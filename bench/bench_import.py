@@ -153,6 +153,7 @@ def summary(results: dict[int, dict[str, list[float]]]) -> dict:
 
 
 def main() -> None:
+    """Parse the flags, run the contenders, print the table and write the JSON."""
     parser = argparse.ArgumentParser(description="Benchmark importing mlruns trees.")
     parser.add_argument("--runs", type=int, default=2000, help="runs in the main tree (default 2000)")
     parser.add_argument("--large", type=int, default=20000, help="runs in the growth tree; 0 to skip")

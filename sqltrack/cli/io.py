@@ -12,6 +12,7 @@ from ._common import handle_errors, open_client
 
 
 def register(group: click.Group) -> None:
+    """Add the ``import`` and ``export`` command groups."""
     group.add_command(import_group)
     group.add_command(export_group)
 
@@ -123,6 +124,7 @@ class _progress:
         return self.update
 
     def update(self, done: int, total: int) -> None:
+        """The progress callback: move the bar to ``done`` of ``total`` runs."""
         if self.bar is None:
             from tqdm import tqdm
 

@@ -31,6 +31,7 @@ class TreeGuard:
 
     @classmethod
     def for_root(cls, root: str | os.PathLike, *extra: str | os.PathLike) -> "TreeGuard":
+        """A guard for the tree at ``root`` (and any extra allowed folders)."""
         return cls(tuple(os.path.realpath(p) for p in (root, *extra)))
 
     def inside(self, real: str) -> bool:

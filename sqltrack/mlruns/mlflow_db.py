@@ -135,6 +135,7 @@ class _RunReader:
         self._locks: list[threading.Lock] = []
 
     def tasks(self, chosen: set[int], ok: set[int], summary: ImportSummary) -> list[Task]:
+        """One reading task per run of the ``ok`` experiments (runs of the others count as skipped)."""
         r = self.tables["runs"].c
         with self.engine.connect() as conn:
             rows = conn.execute(select(r.run_uuid, r.experiment_id).order_by(r.experiment_id, r.start_time,

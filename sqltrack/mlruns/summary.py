@@ -37,14 +37,17 @@ class ImportSummary:
 
     @property
     def conflicts(self) -> list[Problem]:
+        """Runs (and experiments) left alone because the store holds different content."""
         return [p for p in self.problems if p.kind == "conflict"]
 
     @property
     def failures(self) -> list[Problem]:
+        """What could not be read or written."""
         return [p for p in self.problems if p.kind == "failed"]
 
     @property
     def warnings(self) -> list[Problem]:
+        """Imported, with a remark (artifacts not found, empty metric files, replaced runs)."""
         return [p for p in self.problems if p.kind == "warning"]
 
     def to_dict(self) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class RunContent:
     derived: "Derived | None" = field(default=None, compare=False, repr=False)
 
     def point_count(self) -> int:
+        """How many metric points the run has, over all keys."""
         return sum(len(p) for p in self.points.values())
 
 
