@@ -14,16 +14,20 @@ from .summary import ImportSummary
 from .tree import Problem
 
 
-def sync_experiments(store, records: Sequence[ExperimentRecord], summary: ImportSummary, *, overwrite: bool,
+def sync_experiments(store, records: Sequence[ExperimentRecord], summary: ImportSummary, *,
                      dry_run: bool) -> set[int]:
-    """Create or update the experiments (one transaction); returns the ids whose runs may be imported."""
+    """Create or update the experiments (one transaction); returns the ids whose runs may be imported.
+
+    An experiment whose id or name belongs to a different experiment in the store is left
+    alone with its runs (``overwrite`` never renames an experiment: it could be unrelated).
+    """
 
     def unit(conn: Connection) -> tuple[set[int], list[tuple[str, ExperimentRecord, str | None]]]:
         existing = bulk.load_experiments(conn)
         names = {e.name: e.experiment_id for e in existing.values()}
         ok, outcomes = set(), []
         for record in records:
-            outcome, reason, merged = _decide(record.content, existing, names, overwrite)
+            outcome, reason, merged = _decide(record.content, existing, names)
             outcomes.append((outcome, record, reason))
             if outcome in ("failed", "conflict"):
                 continue
@@ -39,8 +43,8 @@ def sync_experiments(store, records: Sequence[ExperimentRecord], summary: Import
     return ok
 
 
-def _decide(new: ExperimentContent, existing: dict[int, ExperimentContent], names: dict[str, int],
-            overwrite: bool) -> tuple[str, str | None, ExperimentContent]:
+def _decide(new: ExperimentContent, existing: dict[int, ExperimentContent],
+            names: dict[str, int]) -> tuple[str, str | None, ExperimentContent]:
     old = existing.get(new.experiment_id)
     holder = names.get(new.name)
     if holder is not None and holder != new.experiment_id:
@@ -48,9 +52,10 @@ def _decide(new: ExperimentContent, existing: dict[int, ExperimentContent], name
                           "them (sqltrack experiments rename) and import again"), new
     if old is None:
         return "imported", None, new
-    if old.name != new.name and not overwrite:
-        return "conflict", (f"experiment {new.experiment_id} is named {old.name!r} in the store but "
-                            f"{new.name!r} in the source; pass --overwrite to take the source's name"), new
+    if old.name != new.name:  # never renamed by an import, even with overwrite: it may be another experiment
+        return "conflict", (f"experiment id {new.experiment_id} is named {old.name!r} in the store but "
+                            f"{new.name!r} in the source; if they are the same experiment, rename it in the store "
+                            f"('sqltrack experiments rename') and import again, else import into another store"), new
     merged = replace(new, creation_time=_keep(new.creation_time, old.creation_time),
                      last_update_time=_keep(new.last_update_time, old.last_update_time),
                      artifact_location=old.artifact_location)

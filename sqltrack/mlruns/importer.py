@@ -64,8 +64,7 @@ def import_mlruns(path: str | os.PathLike, store=None, *, experiments: Sequence[
         processes = default_processes() if processes is None else processes
         if strict:
             _check_all(scan, ctx, workers, processes)
-        ok = sync_experiments(opened, scan.experiments, summary,
-                              overwrite=overwrite, dry_run=dry_run)
+        ok = sync_experiments(opened, scan.experiments, summary, dry_run=dry_run)
         items = _runs_to_read(scan, ok, summary)
         results = read_runs(ctx, items, workers, processes)
         import_runs(opened, results, len(items), summary, overwrite=overwrite, dry_run=dry_run, strict=strict,

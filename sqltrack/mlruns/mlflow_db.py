@@ -48,7 +48,7 @@ def import_mlflow_db(url: str, store=None, *, experiments: Sequence[str] | None 
         with opened_store(store) as opened:
             if strict:
                 _check_all(engine, tables, shown, exps, opened, workers or default_workers())
-            ok = sync_experiments(opened, exps, summary, overwrite=overwrite, dry_run=dry_run)
+            ok = sync_experiments(opened, exps, summary, dry_run=dry_run)
             reader = _RunReader(engine, tables, shown, BlobSink(opened.blobs, write=not dry_run),
                                 opened.rules.native_inf)
             tasks = reader.tasks({e.content.experiment_id for e in exps}, ok, summary)

@@ -84,8 +84,10 @@ def test_experiment_renamed_in_the_store_is_a_conflict(tree, client):
     summary = sqltrack.import_mlruns(tree, client)
     assert summary.experiments_failed == 1 and "renamed" in summary.conflicts[0].message
     assert summary.runs_skipped == 6 and summary.runs_unchanged == 6
-    again = sqltrack.import_mlruns(tree, client, overwrite=True)
-    assert again.experiments_updated == 1 and client.get_experiment("1").name == "experiment-1"
+    again = sqltrack.import_mlruns(tree, client, overwrite=True)  # never renames an experiment
+    assert again.experiments_failed == 1 and client.get_experiment("1").name == "renamed"
+    client.rename_experiment("1", "experiment-1")
+    assert sqltrack.import_mlruns(tree, client).runs_unchanged == 12
 
 
 def test_identical_artifacts_are_deduplicated(tree, client):
