@@ -104,24 +104,37 @@ def metric_history(store, run_id: str, key: str) -> list[Metric]:
 
 _HISTORY_SQL = ("SELECT step, timestamp, value, kind FROM metrics WHERE run_id = ? AND key_id = ? "
                 "ORDER BY step, timestamp")
+# The same rows already in Metric's field order (key, value, timestamp, step), for histories
+# without NaN/±inf/-0.0 (kind is in the primary key, so the check reads no table rows).
+_PLAIN_HISTORY_SQL = ("SELECT ?, value, timestamp, step FROM metrics WHERE run_id = ? AND key_id = ? "
+                      "ORDER BY step, timestamp")
+_HAS_SPECIAL_SQL = "SELECT EXISTS (SELECT 1 FROM metrics WHERE run_id = ? AND key_id = ? AND kind != 0)"
+_METRIC_IS_TUPLE = issubclass(Metric, tuple) and Metric._fields == ("key", "value", "timestamp", "step")
 
 
 def history_points(conn: Connection, rid: int, kid: int, key: str) -> list[Metric]:
     """The points of one metric as Metric objects (the primary key's order: no sort step).
 
-    On SQLite the rows come straight from the driver's cursor as tuples and become Metric
-    objects column-wise; decoding (NaN, ±inf, -0.0) runs only when some point needs it.
+    On SQLite the rows come straight from the driver's cursor. When no point of the metric
+    is NaN, ±inf or -0.0 (the usual case), the driver returns them in Metric's field order
+    and each row becomes a Metric in C (``tuple.__new__``); otherwise values are decoded.
     """
-    if conn.dialect.name == "sqlite":
-        cursor = conn.connection.cursor()
-        try:
-            rows = cursor.execute(_HISTORY_SQL, (rid, kid)).fetchall()
-        finally:
-            cursor.close()
-    else:
+    if conn.dialect.name != "sqlite":
         m = metrics.c
         rows = conn.execute(select(m.step, m.timestamp, m.value, m.kind)
                             .where(m.run_id == rid, m.key_id == kid).order_by(m.step, m.timestamp)).all()
+        return _decoded(rows, key)
+    cursor = conn.connection.cursor()
+    try:
+        if _METRIC_IS_TUPLE and not cursor.execute(_HAS_SPECIAL_SQL, (rid, kid)).fetchone()[0]:
+            rows = cursor.execute(_PLAIN_HISTORY_SQL, (key, rid, kid)).fetchall()
+            return list(map(tuple.__new__, repeat(Metric), rows))
+        return _decoded(cursor.execute(_HISTORY_SQL, (rid, kid)).fetchall(), key)
+    finally:
+        cursor.close()
+
+
+def _decoded(rows: list, key: str) -> list[Metric]:
     if not rows:
         return []
     steps, stamps, values, kinds = zip(*rows)

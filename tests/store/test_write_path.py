@@ -175,3 +175,18 @@ def test_a_refused_final_flush_leaves_the_run_running(client):
     with pytest.raises(ParamConflict):
         client.set_terminated(run_id)
     assert client.get_run(run_id).info.status == "RUNNING"
+
+
+def test_history_is_exact_with_and_without_special_values(client):
+    from sqltrack import Metric as M
+
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[M("plain", 0.5 * s, 10 + s, s) for s in range(5)]
+                     + [M("odd", v, 1, s) for s, v in enumerate([1.0, math.nan, -0.0, math.inf])])
+    plain = client.get_metric_history(run_id, "plain")
+    assert plain == [M("plain", 0.5 * s, 10 + s, s) for s in range(5)]
+    assert all(type(m) is M and type(m.value) is float for m in plain)
+    odd = client.get_metric_history(run_id, "odd")
+    assert [m.step for m in odd] == [0, 1, 2, 3]
+    assert _same(odd[1].value, math.nan) and _same(odd[2].value, -0.0) and odd[3].value == math.inf
+    assert client.get_metric_history(run_id, "missing") == []
