@@ -9,12 +9,14 @@ advisory lock on servers, serialises them).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import Connection, Engine, insert, inspect, select, text
 
 from .._version import __version__
-from ..errors import SchemaOutOfDate, SchemaVersionError
+from ..errors import SchemaOutOfDate, SchemaVersionError, StoreError
 from . import schema
 from .engine import WRITE_OPTION, enable_wal
 from .views import create_views
@@ -53,8 +55,7 @@ def read_library_version(conn: Connection) -> str | None:
 
 
 def _create(engine: Engine, artifact_location: str | None) -> None:
-    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
-        _lock_for_schema_change(conn)
+    with _schema_change(engine) as conn:
         if read_revision(conn) is not None:
             return  # another process created it while we waited for the lock
         create_tables(conn, artifact_location)
@@ -79,12 +80,48 @@ def _record_library_version(conn: Connection) -> None:
     conn.execute(insert(table).values(key="library_version", value=__version__))
 
 
+#: How long a process waits for another's schema creation/upgrade on a server (seconds).
+SCHEMA_LOCK_TIMEOUT_S = 300
+_MYSQL_LOCK_NAME = "CONCAT('sqltrack_schema:', MD5(COALESCE(DATABASE(), '')))"
+
+
+@contextmanager
+def _schema_change(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that holds the store's schema lock, released after it ends."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
+        try:
+            with conn.begin():
+                _lock_for_schema_change(conn)
+                yield conn
+        finally:
+            _unlock_schema_change(conn)
+
+
 def _lock_for_schema_change(conn: Connection) -> None:
-    """Serialise schema creation/upgrade between processes (SQLite: BEGIN IMMEDIATE already did)."""
+    """Serialise schema creation/upgrade between processes (SQLite: BEGIN IMMEDIATE already did).
+
+    PostgreSQL: a transaction-level advisory lock for this schema. MySQL/MariaDB: a named
+    lock for this database (``GET_LOCK`` is per session, so ``_unlock_schema_change``
+    releases it once the transaction is over; DDL there commits implicitly anyway).
+    """
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(7301245)"))
+        conn.execute(text("SELECT pg_advisory_xact_lock(7301245, hashtext(current_schema()))"))
     elif conn.dialect.name in ("mysql", "mariadb"):
-        conn.execute(text("SELECT GET_LOCK('sqltrack_schema', 300)"))
+        got = conn.execute(text(f"SELECT GET_LOCK({_MYSQL_LOCK_NAME}, :wait)"),
+                           {"wait": SCHEMA_LOCK_TIMEOUT_S}).scalar()
+        if got != 1:
+            raise StoreError(f"Waited {SCHEMA_LOCK_TIMEOUT_S} s for another process to finish creating or upgrading "
+                             "the store's schema; check for a stuck 'sqltrack db upgrade', then try again.")
+
+
+def _unlock_schema_change(conn: Connection) -> None:
+    if conn.dialect.name not in ("mysql", "mariadb") or conn.closed:
+        return
+    try:
+        conn.execute(text(f"SELECT RELEASE_LOCK({_MYSQL_LOCK_NAME})"))
+        conn.rollback()
+    except Exception:  # noqa: BLE001 - a broken connection: drop it, and its session lock with it
+        conn.invalidate()
 
 
 def _refuse_or_fail(engine: Engine, url: str, current: str, implicit: bool) -> None:
@@ -117,8 +154,7 @@ def upgrade(engine: Engine, url: str) -> str | None:
     _refuse_or_fail(engine, url, current, implicit=False)
     from .alembic_config import run_upgrade
 
-    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
-        _lock_for_schema_change(conn)
+    with _schema_change(engine) as conn:
         current = read_revision(conn)
         if current == schema.SCHEMA_REVISION:
             return None

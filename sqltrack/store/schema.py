@@ -12,6 +12,8 @@ Design notes (see docs/storage.md):
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -24,27 +26,80 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
+
+from .values import MAX_FLOAT
 
 #: The Alembic revision that this code's tables correspond to.
-SCHEMA_REVISION = "0001_initial"
+SCHEMA_REVISION = "0002_server_key_limits"
 
 metadata = MetaData()
 
 # MySQL TEXT holds 64 KiB - 1; our limits need more, and index prefixes need lengths.
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-Double = Float(precision=53).with_variant(mysql.DOUBLE(), "mysql", "mariadb")
+# asdecimal=False: SQLAlchemy's MySQL DOUBLE otherwise returns Decimals rounded to 10 places (5e-324 → 0).
+Double = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
+
+
+class _ExactVarchar(mysql.VARCHAR):
+    """A MySQL/MariaDB VARCHAR compared code point by code point, trailing spaces included.
+
+    ``utf8mb4_bin`` is case-sensitive but PAD SPACE: ``'loss'`` and ``'loss '`` would be one
+    key. MariaDB's ``utf8mb4_nopad_bin`` and MySQL 8's ``utf8mb4_0900_bin`` are NO PAD;
+    older MySQL has only ``utf8mb4_bin``.
+    """
+
+
+@compiles(_ExactVarchar, "mysql")
+@compiles(_ExactVarchar, "mariadb")
+def _compile_exact_varchar(type_: _ExactVarchar, compiler, **kw) -> str:
+    return f"VARCHAR({type_.length}) CHARACTER SET utf8mb4 COLLATE {exact_collation(compiler.dialect)}"
+
+
+def exact_collation(dialect) -> str:
+    """The NO PAD binary collation of a MySQL/MariaDB server (see ``_ExactVarchar``)."""
+    if getattr(dialect, "is_mariadb", False):
+        return "utf8mb4_nopad_bin"
+    version = getattr(dialect, "server_version_info", None) or (0,)
+    return "utf8mb4_0900_bin" if version >= (8, 0, 17) else "utf8mb4_bin"
 
 
 def _exact_string(length: int) -> String:
-    """A VARCHAR that compares case-sensitively on every backend (MySQL needs a binary collation)."""
-    variant = mysql.VARCHAR(length, collation="utf8mb4_bin")
-    return String(length).with_variant(variant, "mysql", "mariadb")
+    """A VARCHAR that compares exactly on every backend (MySQL needs a binary, NO PAD collation)."""
+    return String(length).with_variant(_ExactVarchar(length), "mysql", "mariadb")
 
 
 KeyString = _exact_string(250)
+
+
+class _MaxFloatAsInfinity(TypeDecorator):
+    """A MySQL DOUBLE for aggregates, which have no ``kind`` column: ±inf is stored as ±max-float
+    (MySQL has no infinity) and ±max-float reads back as ±inf, so every backend returns the same."""
+
+    impl = mysql.DOUBLE
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(asdecimal=False)
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and math.isinf(value):
+            return math.copysign(MAX_FLOAT, value)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and abs(value) >= MAX_FLOAT:
+            return math.copysign(math.inf, value)
+        return value
+
+
+#: History aggregates (min/max/avg/sum): ±inf survive on MySQL/MariaDB as ±max-float.
+AggregateDouble = Float(precision=53).with_variant(_MaxFloatAsInfinity(), "mysql", "mariadb")
 
 store_info = Table(
     "store_info",
@@ -115,6 +170,29 @@ def _key_fk() -> Column:
     return Column("key_id", Integer, ForeignKey("key_names.id"), primary_key=True)
 
 
+#: Characters of a param/tag value that PostgreSQL indexes (see ``_value_indexes``).
+VALUE_INDEX_PREFIX = 256
+
+
+def _not_postgresql(ddl, target, bind, **kw) -> bool:
+    return kw["dialect"].name != "postgresql"
+
+
+def _value_indexes(table: Table) -> None:
+    """The ``(key_id, value)`` index of params/tags, within each backend's key-length limit.
+
+    Values may be 1,000,000 characters long. MySQL/MariaDB index a 255-character prefix
+    (``mysql_length``). A PostgreSQL btree entry must stay under ~2.7 KB, so there the index
+    is on ``left(value, 256)`` (at most 1 KB of UTF-8), in the "C" collation so that prefix
+    LIKE can use it too; the search compiler's PostgreSQL entry tests that expression first
+    (``sqltrack.query.dialects``). SQLite has no limit.
+    """
+    Index(f"ix_{table.name}_key_value", table.c.key_id, table.c.value,
+          mysql_length={"value": 255}, mariadb_length={"value": 255}).ddl_if(callable_=_not_postgresql)
+    Index(f"ix_{table.name}_key_value_prefix", table.c.key_id,
+          func.left(table.c.value, VALUE_INDEX_PREFIX).collate("C")).ddl_if(dialect="postgresql")
+
+
 params = Table(
     "params",
     metadata,
@@ -124,8 +202,7 @@ params = Table(
     # the value as a number when it parses as one: numeric comparison of params
     Column("value_num", Double),
 )
-Index("ix_params_key_value", params.c.key_id, params.c.value,
-      mysql_length={"value": 255}, mariadb_length={"value": 255})
+_value_indexes(params)
 Index("ix_params_key_num", params.c.key_id, params.c.value_num)
 
 tags = Table(
@@ -135,8 +212,7 @@ tags = Table(
     _key_fk(),
     Column("value", LongText, nullable=False),
 )
-Index("ix_tags_key_value", tags.c.key_id, tags.c.value,
-      mysql_length={"value": 255}, mariadb_length={"value": 255})
+_value_indexes(tags)
 
 metrics = Table(
     "metrics",
@@ -160,10 +236,10 @@ latest_metrics = Table(
     Column("value", Double, nullable=False),
     Column("kind", SmallInteger, nullable=False),
     # aggregates over the whole history; NaN points are left out of min/max/avg
-    Column("min_value", Double),
-    Column("max_value", Double),
-    Column("avg_value", Double),
-    Column("sum_value", Double),
+    Column("min_value", AggregateDouble),
+    Column("max_value", AggregateDouble),
+    Column("avg_value", AggregateDouble),
+    Column("sum_value", AggregateDouble),
     Column("first_value", Double),
     Column("first_kind", SmallInteger),
     Column("first_step", BigInteger),
