@@ -30,12 +30,12 @@ import operator
 from dataclasses import replace
 from typing import Protocol
 
-from sqlalchemy import and_, case, false, func, literal, not_, or_, select, true, union_all
+from sqlalchemy import and_, case, false, func, literal, not_, or_, select, true, tuple_, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
 from . import ast
-from .dialects import DialectRules
+from .dialects import DialectRules, infinity_rank, literal_rank
 from .sources import Source
 
 #: Rows counted per candidate when choosing the driving clause of an AND (SQLite).
@@ -143,7 +143,11 @@ class FilterCompiler:
             return LeafShape.constant(false())
         values = [value.value for value in node.values]
         if isinstance(node.values[0], ast.Number):
-            member = source.value.in_(values)
+            rank = self.infinity_rank(source)
+            if rank is None:
+                member = source.value.in_(values)
+            else:  # ±inf stored as ±max-float: compare (rank, value) pairs
+                member = tuple_(rank, source.value).in_([literal_rank(v) for v in values])
             test = _or(not_(member), source.nan) if node.negated else _and(member, source.not_nan)
         else:
             member = self.rules.in_list(source.value, values)
@@ -192,7 +196,11 @@ class FilterCompiler:
                 return self.rules.ilike(column, value)
             test = self.rules.equals(column, value)
             return test if op == "=" else not_(test)
-        test = _OPERATORS[op](column, value)
+        rank = self.infinity_rank(source)
+        if rank is None:
+            test = _OPERATORS[op](column, value)
+        else:  # ±inf stored as ±max-float: compare (rank, value) pairs
+            test = _OPERATORS[op](tuple_(rank, column), tuple_(*map(literal, literal_rank(value))))
         if op == "!=":
             return _or(test, source.nan)
         return _and(test, source.not_nan)
@@ -202,10 +210,19 @@ class FilterCompiler:
         if left.kind is None and right.kind is None and op in ("=", "!=") and _is_string(left):
             test = self.rules.equals(left.value, right.value)
             return test if op == "=" else not_(test)
-        test = _OPERATORS[op](left.value, right.value)
+        left_rank, right_rank = self.infinity_rank(left), self.infinity_rank(right)
+        if left_rank is None and right_rank is None:
+            test = _OPERATORS[op](left.value, right.value)
+        else:  # ±inf stored as ±max-float: compare (rank, value) pairs
+            test = _OPERATORS[op](tuple_(literal(0) if left_rank is None else left_rank, left.value),
+                                  tuple_(literal(0) if right_rank is None else right_rank, right.value))
         if op == "!=":
             return _or(test, left.nan, right.nan)
         return _and(test, left.not_nan, right.not_nan)
+
+    def infinity_rank(self, source: Source) -> ColumnElement | None:
+        """On backends without ±inf, the rank that keeps ±inf apart from ±max-float (dialects.infinity_rank)."""
+        return None if self.rules.native_inf else infinity_rank(source.value, source.kind)
 
 
 class LeafShape:

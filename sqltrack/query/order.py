@@ -43,8 +43,8 @@ class Ordering:
 def sort_keys(source: Source, descending: bool, rules: DialectRules) -> list[ColumnElement]:
     """The ORDER BY keys of one value, missing last (and NaN just before missing)."""
     value = source.value
-    if rules.string_collation and _is_string(value):
-        value = value.collate(rules.string_collation)
+    if rules.string_sort_key and _is_string(value):
+        value = rules.string_sort_key(value)
     ordered = value.desc() if descending else value.asc()
     if source.kind is not None:
         rank = case((source.value.is_(None), 2), (source.kind == NAN, 1), else_=0)
