@@ -4,7 +4,9 @@ Resolution: an explicit URI > ``SQLTRACK_TRACKING_URI`` (or ``MLFLOW_TRACKING_UR
 when it names a database) > ``./sqltrack.db``. A plain path means a SQLite file;
 anything with ``://`` is a SQLAlchemy URL. Artifacts go to ``SQLTRACK_ARTIFACT_ROOT``
 if set, else to the folder ``<database name without .db>-artifacts`` beside a
-SQLite file (``./sqltrack-artifacts`` for the default store).
+SQLite file (``./sqltrack-artifacts`` for the default store and for server URLs).
+An artifact root is a folder (a local disk or a shared network mount) or an fsspec URL
+such as ``s3://bucket/prefix`` or ``memory://name``; a URL is kept as it is.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ ENV_ARTIFACT_ROOT = "SQLTRACK_ARTIFACT_ROOT"
 
 @dataclass(frozen=True)
 class Location:
-    """A resolved store: the SQLAlchemy URL of its database and the folder of its artifacts."""
+    """A resolved store: the SQLAlchemy URL of its database and where its artifacts go."""
 
     url: str
-    artifact_root: Path
+    artifact_root: Path | str  # a local folder, or an fsspec URL (str)
     given: str  # what the user wrote, for messages
 
 
@@ -49,7 +51,19 @@ def resolve(uri: str | os.PathLike | None = None, artifact_root: str | os.PathLi
         url = given
         default_root = _default_root_for_url(given)
     root = artifact_root or os.environ.get(ENV_ARTIFACT_ROOT) or default_root
-    return Location(url=url, artifact_root=Path(root).expanduser().absolute(), given=given)
+    return Location(url=url, artifact_root=artifact_root_location(root), given=given)
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """Whether an artifact root is a URL (``scheme://...``) rather than a local path."""
+    return isinstance(location, str) and "://" in location
+
+
+def artifact_root_location(root: str | os.PathLike) -> Path | str:
+    """An artifact root as the store keeps it: an absolute local Path, or a URL string unchanged."""
+    if is_url(root):
+        return str(root)
+    return Path(root).expanduser().absolute()
 
 
 def _stem(path: Path) -> str:
@@ -64,6 +78,56 @@ def _default_root_for_url(url: str) -> Path:
         path = Path(parsed.database).absolute()
         return path.with_name(_stem(path) + "-artifacts")
     return Path.cwd() / "sqltrack-artifacts"
+
+
+#: Connection pool of a server store, per process: at most POOL_SIZE + MAX_OVERFLOW connections.
+ENV_POOL_SIZE = "SQLTRACK_POOL_SIZE"
+ENV_MAX_OVERFLOW = "SQLTRACK_MAX_OVERFLOW"
+ENV_POOL_RECYCLE = "SQLTRACK_POOL_RECYCLE"
+ENV_POOL_TIMEOUT = "SQLTRACK_POOL_TIMEOUT"
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How many connections one process keeps to a database server (SQLite has its own settings).
+
+    The defaults suit a training process (one writer, the flush thread, an occasional read):
+    2 kept open plus up to 3 more under load, so 16 processes hold at most 80 connections,
+    within PostgreSQL's default ``max_connections`` of 100 and MariaDB's 151. Connections
+    are replaced after ``recycle`` seconds (below MySQL's ``wait_timeout``), and a process
+    waits ``timeout`` seconds for a free one before failing.
+    """
+
+    size: int = 2
+    max_overflow: int = 3
+    recycle: int = 1800
+    timeout: float = 30.0
+
+
+def pool_settings() -> PoolSettings:
+    """The server connection pool settings: ``SQLTRACK_POOL_SIZE``, ``SQLTRACK_MAX_OVERFLOW``,
+    ``SQLTRACK_POOL_RECYCLE`` (seconds) and ``SQLTRACK_POOL_TIMEOUT`` (seconds), else the defaults."""
+    default = PoolSettings()
+    return PoolSettings(size=_env_number(ENV_POOL_SIZE, default.size, int, minimum=1),
+                        max_overflow=_env_number(ENV_MAX_OVERFLOW, default.max_overflow, int, minimum=0),
+                        recycle=_env_number(ENV_POOL_RECYCLE, default.recycle, int, minimum=-1),
+                        timeout=_env_number(ENV_POOL_TIMEOUT, default.timeout, float, minimum=0))
+
+
+def _env_number(name: str, default, kind, minimum):
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        from .errors import InvalidParameter
+
+        raise InvalidParameter(f"{name}={text!r} is not valid: give {'an integer' if kind is int else 'a number'} "
+                               f">= {minimum}, or unset it for the default ({default}).")
+    return value
 
 
 def experiment_from_env() -> tuple[str | None, str | None]:

@@ -16,14 +16,32 @@ WRITE_OPTION = "sqltrack_write"
 
 
 def make_engine(url: str, *, read_only: bool = False, pool_size: int | None = None) -> Engine:
-    """Create the engine for a store URL; SQLite gets WAL, a busy timeout and immediate write locks."""
+    """Create the engine for a store URL; SQLite gets WAL, a busy timeout and immediate write locks.
+
+    A server gets a small pool (``config.pool_settings``: ``SQLTRACK_POOL_SIZE`` and friends;
+    ``pool_size`` overrides the size) with pre-ping and recycling, and MySQL/MariaDB run at
+    READ COMMITTED, as PostgreSQL does by default: under MySQL's REPEATABLE READ a
+    transaction would not see a key name another process committed after its first read,
+    and takes gap locks that turn concurrent inserts into deadlocks.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, read_only)
-    kwargs: dict = {"pool_pre_ping": True, "future": True}
-    if pool_size is not None:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **server_engine_kwargs(parsed.get_backend_name(), pool_size))
+    _forget_pool_after_fork(engine)
+    return engine
+
+
+def server_engine_kwargs(backend: str, pool_size: int | None = None) -> dict:
+    """``create_engine`` arguments for a database server (see ``make_engine``)."""
+    from ..config import pool_settings
+
+    pool = pool_settings()
+    kwargs: dict = {"pool_pre_ping": True, "pool_size": pool.size if pool_size is None else pool_size,
+                    "max_overflow": pool.max_overflow, "pool_recycle": pool.recycle, "pool_timeout": pool.timeout}
+    if backend in ("mysql", "mariadb"):
+        kwargs["isolation_level"] = "READ COMMITTED"
+    return kwargs
 
 
 def _sqlite_engine(url: str, read_only: bool) -> Engine:
