@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from sqltrack.artifacts.protocol import BlobInfo
 from sqltrack.errors import (
     ArtifactIntegrityError,
     ArtifactNotFound,
@@ -178,6 +179,14 @@ class BlobStore:
         except OSError as exc:
             raise write_error(exc, self.root) from exc
         return True
+
+    def blob_info(self, digest: str) -> BlobInfo | None:
+        """Size and modification time of a blob, or None if it is not stored."""
+        try:
+            stat = self.blob_path(digest).stat()
+        except FileNotFoundError:
+            return None
+        return BlobInfo(stat.st_size, stat.st_mtime)
 
     def size_on_disk(self) -> int:
         """Total bytes held by complete blobs (temp leftovers are not counted)."""

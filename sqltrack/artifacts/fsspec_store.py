@@ -31,6 +31,7 @@ from sqltrack.artifacts.cas import (
     verifying_reader,
     write_error,
 )
+from sqltrack.artifacts.protocol import BlobInfo
 from sqltrack.errors import SqltrackError
 
 if TYPE_CHECKING:
@@ -189,6 +190,18 @@ class FsspecBlobStore:
         except OSError as exc:
             raise write_error(exc, self.url) from exc
         return True
+
+    def blob_info(self, digest: str) -> BlobInfo | None:
+        """Size and modification time of a blob (None when the filesystem cannot tell), or None if absent."""
+        key = self.blob_key(digest)
+        try:
+            info = self.fs.info(key)
+        except FileNotFoundError:
+            return None
+        if info.get("type") != "file":
+            return None
+        modified = self._mtime(key)
+        return BlobInfo(int(info.get("size") or 0), None if modified == float("inf") else modified)
 
     def size_on_disk(self) -> int:
         """Total bytes held by complete blobs (temp leftovers are not counted)."""

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["BlobBackend"]
+__all__ = ["BlobBackend", "BlobInfo"]
+
+
+class BlobInfo(NamedTuple):
+    """Size and age of a stored blob."""
+
+    size: int
+    modified: float | None  # Unix time of its last write or refresh; None where the storage cannot tell
 
 
 @runtime_checkable
@@ -82,6 +89,14 @@ class BlobBackend(Protocol):
 
     def delete(self, digest: str) -> bool:
         """Remove a blob; return whether it existed."""
+        ...
+
+    def blob_info(self, digest: str) -> BlobInfo | None:
+        """Size and modification time of a complete blob, or None if it is not stored.
+
+        A garbage collector spares blobs younger than its grace period, and blobs whose
+        age is unknown (``modified`` is None).
+        """
         ...
 
     def size_on_disk(self) -> int:

@@ -21,6 +21,7 @@ from ..errors import SqltrackError, StoreError, StoreFull, StoreReadOnly
 from .dialect import DialectRules, rules_for
 from .engine import WRITE_OPTION, make_engine
 from .retry import with_retry
+from .writer_lock import WriterQueue
 
 T = TypeVar("T")
 
@@ -56,8 +57,10 @@ class Store:
     """An open tracking store. Thread-safe; open one per process (after fork, open anew)."""
 
     def __init__(self, url: str, artifact_root: str | Path, *, read_only: bool = False) -> None:
+        from ..config import artifact_root_location
+
         self.url = url
-        self.artifact_root = Path(artifact_root)
+        self.artifact_root: Path | str = artifact_root_location(artifact_root)  # a folder, or an fsspec URL
         self.read_only = read_only
         self._read_only_reason = None if read_only else _read_only_reason(url)
         if self._read_only_reason:  # read-only media or no permission: still searchable and exportable
@@ -68,6 +71,7 @@ class Store:
         self._run_ids: dict[str, int] = {}
         self._cache_lock = threading.Lock()
         self._blobs = None
+        self._writers = WriterQueue(None if read_only else _sqlite_file(url))
         if not read_only:
             from .migrate import ensure_schema
 
@@ -77,11 +81,21 @@ class Store:
 
     @property
     def blobs(self):
-        """The content-addressed blob store of this store's artifacts."""
-        if self._blobs is None:
-            from ..artifacts.cas import BlobStore
+        """The content-addressed blob store of this store's artifacts (a ``BlobBackend``).
 
-            self._blobs = BlobStore(self.artifact_root / "blobs")
+        A local artifact root (a folder, or a shared network mount) gets a ``BlobStore``; an
+        fsspec URL (``s3://bucket/prefix``, ``memory://x``, ``file:///…``) an ``FsspecBlobStore``.
+        Either way blobs live under ``<root>/blobs``.
+        """
+        if self._blobs is None:
+            if isinstance(self.artifact_root, str):
+                from ..artifacts.fsspec_store import FsspecBlobStore
+
+                self._blobs = FsspecBlobStore(self.artifact_root.rstrip("/") + "/blobs")
+            else:
+                from ..artifacts.cas import BlobStore
+
+                self._blobs = BlobStore(self.artifact_root / "blobs")
         return self._blobs
 
     @property
@@ -102,7 +116,7 @@ class Store:
         self.refuse_writes()
 
         def attempt() -> T:
-            with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
+            with self._writers.hold(), self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
                 with conn.begin():
                     conn.info["new_key_ids"] = {}
                     result = unit(conn)

@@ -74,15 +74,11 @@ def _collect_blobs(store, report: GcReport, dry_run: bool, grace: float) -> None
     for digest in list(blobs.iter_digests()):
         if digest in used:
             continue
-        path = blobs.blob_path(digest)
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            continue
-        if now - stat.st_mtime < grace:
-            continue
+        info = blobs.blob_info(digest)  # any BlobBackend: a folder, or an fsspec URL
+        if info is None or info.modified is None or now - info.modified < grace:
+            continue  # gone meanwhile, or young (or of unknown age): a writer may be about to index it
         report.blobs += 1
-        report.blob_bytes += stat.st_size
+        report.blob_bytes += info.size
         if not dry_run:
             blobs.delete(digest)
     if not dry_run:
