@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,6 +36,37 @@ class _Pending:
         return len(self.points) + len(self.params) + len(self.tags)
 
 
+def _quiesce_at_fork(buffer: "WriteBuffer") -> None:
+    """Fork only between flushes, and give the child a fresh lock.
+
+    A flush in flight on another thread at the fork would leave the child with SQLite's
+    in-process state of an open write transaction (and the lock held for ever): any write
+    the child then makes waits on it.
+    """
+    ref = weakref.ref(buffer)
+    held: list = []
+
+    def before() -> None:
+        live = ref()
+        if live is not None:
+            live._lock.acquire()
+            held.append(live._lock)
+
+    def in_parent() -> None:
+        while held:
+            held.pop().release()
+
+    def in_child() -> None:
+        held.clear()
+        live = ref()
+        if live is not None:
+            live._lock = threading.RLock()
+            live._wake = threading.Condition(live._lock)
+            live._reset()  # the parent's pending values are the parent's to write
+
+    os.register_at_fork(before=before, after_in_parent=in_parent, after_in_child=in_child)
+
+
 class WriteBuffer:
     """Pending params, tags and points per run, written by ``sink(run_id, points, params, tags)``."""
 
@@ -48,6 +80,7 @@ class WriteBuffer:
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._reset()
+        _quiesce_at_fork(self)
 
     def _reset(self) -> None:
         self._pid = os.getpid()

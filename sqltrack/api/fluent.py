@@ -385,12 +385,13 @@ def _status_for(exc_type) -> str:
 
 def _end_all(status: str) -> None:
     """End every run this process still has active (pending values first); never raises."""
-    if _state.get("pid") == os.getpid():  # in a forked child, the runs belong to the parent
-        for run in list(reversed(_all_active)):
-            try:
-                _end(run, status)
-            except Exception:  # noqa: BLE001 - the process is ending; 'sqltrack runs mark-dead' is the fallback
-                pass
+    if _state.get("pid") != os.getpid():
+        return  # a forked child: the runs and their pending values belong to the parent
+    for run in list(reversed(_all_active)):
+        try:
+            _end(run, status)
+        except Exception:  # noqa: BLE001 - the process is ending; 'sqltrack runs mark-dead' is the fallback
+            pass
     try:
         flush()
     except Exception:  # noqa: BLE001

@@ -187,11 +187,16 @@ class Heartbeat:
     """One daemon thread per process that stamps the active runs of every store it was given."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
         self._reset()
+        # Fork only between beats (a beat in flight would leave the child SQLite's state of an open
+        # write transaction), and give the child fresh locks.
+        os.register_at_fork(before=lambda: self._writing.acquire(), after_in_parent=lambda: self._writing.release(),
+                            after_in_child=self._reset)
 
     def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._writing = threading.Lock()
         self._pid = os.getpid()
         self._runs: dict[str, object] = {}  # run id -> its store
         self._thread: threading.Thread | None = None
@@ -227,10 +232,11 @@ class Heartbeat:
                 for run_id, store in self._runs.items():
                     by_store.setdefault(id(store), (store, []))[1].append(run_id)
             for store, ids in by_store.values():
-                try:
-                    beat(store, ids)
-                except Exception:  # noqa: BLE001 - a missed beat only makes the run look idle sooner
-                    pass
+                with self._writing:
+                    try:
+                        beat(store, ids)
+                    except Exception:  # noqa: BLE001 - a missed beat only makes the run look idle sooner
+                        pass
 
 
 #: The process's heartbeat (used by the fluent API).

@@ -175,3 +175,32 @@ def test_forked_child_exiting_normally_does_not_end_the_parents_run(store_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "RUNNING"
 
+
+
+def test_forked_children_can_log_their_own_runs(store_path):
+    """Locks that the parent's background threads held at the fork are not inherited locked."""
+    code = """
+        import os, sys, sqltrack as mlflow
+        from sqltrack.store import liveness
+        liveness.HEARTBEAT_SECONDS = 0.001  # the heartbeat thread holds its lock as often as it can
+        mlflow.start_run()
+        children = []
+        for n in range(20):
+            for step in range(50):
+                mlflow.log_metric('m', step, step=step)  # the flush timer is busy too
+            pid = os.fork()
+            if pid == 0:
+                with mlflow.start_run(nested=True, run_name=f'child{n}'):
+                    mlflow.log_metric('c', 1.0)
+                os._exit(0)
+            children.append(pid)
+        print(all(os.waitpid(pid, 0)[1] == 0 for pid in children))
+    """
+    done = run_script(code, store_path, timeout=120)  # a lock inherited locked would hang a child for ever
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr
+    from sqltrack import Client
+
+    reader = Client(store_path, read_only=True)
+    children = reader.search_runs(None, "attributes.run_name LIKE 'child%'", max_results=None)
+    assert len(children) == 20 and {r.info.status for r in children} == {"FINISHED"}
+    reader.close()
