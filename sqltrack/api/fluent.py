@@ -455,7 +455,8 @@ def _install_sigterm_handler() -> None:
         return
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return
-    wake = _state["sigterm"] = threading.Event()
+    wake = threading.Event()
+    _state["sigterm"] = (wake, os.getpid())  # a forked child has no such thread: it dies as usual
     threading.Thread(target=_end_runs_then_die, args=(wake,), name="sqltrack-sigterm", daemon=True).start()
     signal.signal(signal.SIGTERM, _on_sigterm)
 
@@ -464,8 +465,8 @@ def _on_sigterm(signum, frame) -> None:
     import signal
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    wake = _state.get("sigterm")
-    if wake is None or _state.get("pid") != os.getpid() or not _all_active:
+    wake, owner = _state.get("sigterm") or (None, None)
+    if owner != os.getpid() or _state.get("pid") != os.getpid() or not _all_active:
         os.kill(os.getpid(), signal.SIGTERM)  # nothing of ours to end (or a forked child): die as usual
         return
     _state["terminating"] = True

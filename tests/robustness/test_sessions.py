@@ -204,3 +204,26 @@ def test_forked_children_can_log_their_own_runs(store_path):
     children = reader.search_runs(None, "attributes.run_name LIKE 'child%'", max_results=None)
     assert len(children) == 20 and {r.info.status for r in children} == {"FINISHED"}
     reader.close()
+
+
+def test_a_forked_child_with_its_own_run_still_dies_of_sigterm(store_path):
+    """The parent's SIGTERM helper thread does not exist in a forked child: the child must not wait for it."""
+    code = """
+        import os, signal, sys, time, sqltrack as mlflow
+        mlflow.start_run()
+        ready_r, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            mlflow.start_run(nested=True, run_name='child')
+            mlflow.log_metric('c', 1.0, synchronous=True)
+            os.write(ready_w, b'x')
+            time.sleep(600)
+            os._exit(0)
+        os.read(ready_r, 1)  # the child has its own active run
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+        print(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM)
+    """
+    done = run_script(code, store_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True"
