@@ -222,7 +222,12 @@ _AS_NOBODY = """
 import json, os, sys
 from sqltrack import Client
 from sqltrack.errors import StoreReadOnly
-warm = Client(sys.argv[2]); warm.search_runs(None, "metrics.m > 0"); warm.close()  # load every module as root
+# Load every module this script needs while still root (the interpreter may live in root's home).
+warm = Client(sys.argv[2])
+warm.log_metric(warm.create_run("0").info.run_id, "m", 1.0, synchronous=True)
+warm.search_runs(None, "params.lr = '0.1'")
+warm.close()
+Client(sys.argv[2], read_only=True).close()
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
 path, run_id = sys.argv[1], sys.argv[3]
 found = {}
