@@ -27,11 +27,7 @@ def store_path(tmp_path):
 
 
 #: Tests that read a column's stored form where the backends legitimately differ (see the reason).
-_KNOWN_DIFFERENCES = {
-    ("tests/store/test_latest_aggregates.py::test_aggregates_match_history", "mariadb"):
-        "reads latest_metrics.first_value raw: MariaDB has no infinity, so ±inf is stored as ±max-float and "
-        "first_kind says which (store/values.py); the API decodes it (decode_metric(first_value, first_kind))",
-}
+_KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 
 
 def pytest_configure(config):

@@ -46,6 +46,8 @@ def _span(loc: int, text: str) -> ast.Span:
 def _make_field(s: str, loc: int, toks: pp.ParseResults) -> ast.Field:
     text = toks[0]
     match = FIELD_RE.fullmatch(text)
+    if match is None:  # e.g. a keyword glued to what follows ('NOT$a'): not a field after all
+        raise pp.ParseException(s, loc, "a field such as metrics.acc")
     if match.group("bare") is not None:
         return ast.Field(None, _strip_quotes(match.group("bare")), _span(loc, text))
     prefix = match.group("prefix")
@@ -107,8 +109,11 @@ def _make_bool(cls):
     return action
 
 
-def _make_not(s: str, loc: int, toks: pp.ParseResults) -> ast.Not:
+def _make_not(s: str, loc: int, toks: pp.ParseResults) -> ast.Node:
+    """NOT x; NOT NOT x is x (negation is plain, so long NOT chains never reach the database)."""
     start, (_kw, item), end = toks
+    if isinstance(item, ast.Not):
+        return item.item
     return ast.Not(item, ast.Span(start, end))
 
 

@@ -91,6 +91,9 @@ def _check_size(text: str) -> None:
     if len(text) > MAX_FILTER_CHARS:
         raise FilterSyntaxError(f"the string is {len(text)} characters long; at most {MAX_FILTER_CHARS} "
                                 "are allowed", text, MAX_FILTER_CHARS)
+    if "\x00" in text:  # no stored key or value can hold NUL; PostgreSQL would refuse the query
+        raise FilterSyntaxError("the string contains a NUL character, which no key or value can hold",
+                                text, text.index("\x00"))
     depth = _max_nesting(text)
     if depth > MAX_NESTING:
         raise FilterSyntaxError(f"parentheses nest {depth} deep; at most {MAX_NESTING} are allowed",
@@ -118,6 +121,8 @@ def _run_parser(element: pp.ParserElement, text: str, leftover: str | None) -> l
         raise _syntax_error(text, exc, leftover) from None
     except RecursionError:
         raise FilterSyntaxError("the string nests too deeply to parse", text, 0) from None
+    except Exception as exc:  # noqa: BLE001 - a grammar bug must still reach the user as a syntax error
+        raise FilterSyntaxError(f"could not parse the string ({type(exc).__name__}: {exc})", text, 0) from exc
 
 
 def _syntax_error(text: str, exc: pp.ParseBaseException, leftover: str | None) -> FilterSyntaxError:
