@@ -44,6 +44,11 @@ class Mount:
 
     def read_only(self) -> None:
         done = _run("mount", "-o", "remount,ro", str(self.path))
+        if done.returncode != 0 and "busy" in done.stderr:  # a file is still open for writing there
+            open_files = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                          if os.path.exists(f"/proc/self/fd/{fd}")]
+            pytest.fail(f"cannot remount {self.path} read-only, it is busy: this process still has open "
+                        f"{[f for f in open_files if f.startswith(str(self.path))]} (a closed store must let go)")
         if done.returncode != 0:
             pytest.skip(f"cannot remount {self.path} read-only: {done.stderr.strip()}")
 
