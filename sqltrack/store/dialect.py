@@ -38,27 +38,36 @@ def rules_for(dialect_name: str) -> DialectRules:
 
 
 def insert_ignore_rows(conn: Connection, table: Table, rows: Sequence[tuple],
-                       columns: Sequence[str] | None = None) -> None:
-    """Insert rows (tuples in ``columns`` order, default all columns), skipping rows that hit a unique key."""
+                       columns: Sequence[str] | None = None) -> int:
+    """Insert rows (tuples in ``columns`` order, default all columns), skipping rows that hit a unique key.
+
+    Returns how many rows were new, exactly, on every backend (SQLite and MySQL report it as
+    the row count; on PostgreSQL the statement returns one row per inserted row, because
+    SQLAlchemy reports no row count for an executemany there).
+    """
     if not rows:
-        return
+        return 0
     name = conn.dialect.name
     keys = list(columns) if columns else [c.name for c in table.columns]
     if name == "sqlite":
         # Driver-level executemany: ~3x faster than Core's dict-based path for big batches.
         cols = ", ".join(f'"{k}"' for k in keys)
         marks = ", ".join("?" * len(keys))
-        conn.exec_driver_sql(f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})", list(rows))
-        return
+        return conn.exec_driver_sql(f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})",
+                                    list(rows)).rowcount
     dicts = [dict(zip(keys, row)) for row in rows]
-    conn.execute(_insert_ignore_stmt(table, name), dicts)
+    result = conn.execute(_insert_ignore_stmt(table, name), dicts)
+    if name == "postgresql":
+        return len(result.all())
+    return result.rowcount
 
 
+@lru_cache(maxsize=64)
 def _insert_ignore_stmt(table: Table, dialect_name: str):
     if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing()
+        return pg_insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
     if dialect_name in ("mysql", "mariadb"):
         return insert(table).prefix_with("IGNORE")
     return insert(table).prefix_with("OR IGNORE")
