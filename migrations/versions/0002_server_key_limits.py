@@ -5,7 +5,10 @@ PostgreSQL: index params/tags values by their first 256 characters, so long valu
 A PostgreSQL btree entry must stay under ~2.7 KB, and param/tag values may be 1,000,000
 characters long: with ``(key_id, value)`` indexed whole, logging a long value failed with
 "index row requires N bytes". On PostgreSQL the two indexes become
-``(key_id, (left(value, 256) COLLATE "C"))``.
+``(key_id, (left(value, 256) COLLATE "C"))``. PostgreSQL also gets
+``ix_runs_experiment_order`` (experiment, lifecycle stage, ``start_time DESC NULLS LAST``,
+``run_uuid COLLATE "C"``): the default run order read from an index, so an unfiltered
+search stops after its LIMIT instead of sorting every run.
 
 MySQL/MariaDB: key names, experiment names, experiment tag keys and artifact paths were
 ``utf8mb4_bin``, which ignores trailing spaces, so the keys ``'loss'`` and ``'loss '`` were
@@ -60,6 +63,8 @@ def upgrade() -> None:
         op.drop_index(f"ix_{table}_key_value", table_name=table)
         op.execute(f'CREATE INDEX ix_{table}_key_value_prefix ON {table} '
                    f'(key_id, (left(value, {PREFIX_CHARS}) COLLATE "C"))')
+    op.execute('CREATE INDEX ix_runs_experiment_order ON runs '
+               '(experiment_id, lifecycle_stage, start_time DESC NULLS LAST, (run_uuid COLLATE "C"))')
 
 
 def downgrade() -> None:
@@ -69,6 +74,7 @@ def downgrade() -> None:
         return
     if dialect.name != "postgresql":
         return
+    op.drop_index("ix_runs_experiment_order", table_name="runs")
     for table in TABLES:
         op.drop_index(f"ix_{table}_key_value_prefix", table_name=table)
         op.create_index(f"ix_{table}_key_value", table, ["key_id", "value"])

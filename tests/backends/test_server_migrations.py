@@ -130,17 +130,19 @@ def test_indexes_fit_the_server_key_limits(store_url, tmp_path):
     if store_url.startswith("postgresql"):
         assert '(key_id, "left"(value, 256) COLLATE "C")' in indexes["ix_params_key_value_prefix"]
         assert "ix_params_key_value" not in indexes
+        assert "start_time DESC NULLS LAST" in dict(_index_rows(store_url, "runs"))["ix_runs_experiment_order"]
     else:
         assert indexes["ix_params_key_value"] == "value(255)"
 
 
-def _index_rows(url: str):
+def _index_rows(url: str, table: str = "params"):
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 yield from conn.execute(text("SELECT indexname, indexdef FROM pg_indexes "
-                                             "WHERE schemaname = current_schema() AND tablename = 'params'")).all()
+                                             "WHERE schemaname = current_schema() AND tablename = :t"),
+                                        {"t": table}).all()
             else:
                 for name, column, part in conn.execute(text(
                         "SELECT index_name, column_name, sub_part FROM information_schema.statistics "
