@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from sqltrack import Client
 from sqltrack.entities import ViewType
 from sqltrack.testing import BACKENDS, StoreSupplier, unavailable
 
