@@ -190,3 +190,22 @@ def test_history_is_exact_with_and_without_special_values(client):
     assert [m.step for m in odd] == [0, 1, 2, 3]
     assert _same(odd[1].value, math.nan) and _same(odd[2].value, -0.0) and odd[3].value == math.inf
     assert client.get_metric_history(run_id, "missing") == []
+
+
+def test_reads_leave_the_garbage_collector_as_they_found_it(client):
+    import gc
+
+    from sqltrack import Metric as M
+
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[M("m", 1.0, 1, s) for s in range(3)])
+    assert gc.isenabled()
+    client.get_metric_history(run_id, "m")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        client.get_metric_history(run_id, "m")
+        client.search_runs("0", max_results=None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
