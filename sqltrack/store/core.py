@@ -167,11 +167,7 @@ class Store:
     def close(self) -> None:
         """Release the database connections and the writer-queue lock file (the disk can then be unmounted)."""
         self.engine.dispose()
-        writers = self._writers
-        with writers._thread_lock:  # TODO(perf engineer): a WriterQueue.close() would own this
-            if writers._fd is not None and writers._pid == os.getpid():
-                os.close(writers._fd)
-            writers._fd = writers._pid = None  # the next write opens it again
+        self._writers.close()
 
     def _check_read_only_schema(self) -> None:
         from . import schema

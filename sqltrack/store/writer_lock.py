@@ -54,3 +54,10 @@ class WriterQueue:
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock file (so its disk can be unmounted); the next write opens it again."""
+        with self._thread_lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = self._pid = None
