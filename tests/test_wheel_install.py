@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,9 @@ def test_installed_wheel_upgrades_fixture_stores(wheel, tmp_path):
         "    assert [e.name for e in c.search_experiments() if e.name == 'fixture']\n"
         "    c.close()\n"
         "print(head_revision())\n")
-    proc = subprocess.run([str(python), "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # only the installed wheel may answer
+    proc = subprocess.run([str(python), "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=tmp_path,
+                          env=env)
     assert proc.returncode == 0, proc.stderr
     from sqltrack.store.schema import SCHEMA_REVISION
 

@@ -225,14 +225,13 @@ def _sorted_summary(rows: list[tuple], native: bool) -> "_Summary | None":
 
 
 def _insert_points(conn: Connection, rows: list[tuple]) -> int:
-    """Insert and return how many rows were new (-1 when the driver cannot tell)."""
+    """Insert and return how many rows were new (exact on every backend: see insert_ignore_rows)."""
     if conn.dialect.name == "sqlite":
         result = conn.exec_driver_sql(
             "INSERT OR IGNORE INTO metrics (run_id, key_id, step, timestamp, value, kind) VALUES (?, ?, ?, ?, ?, ?)",
             rows)
         return result.rowcount
-    insert_ignore_rows(conn, metrics, rows)
-    return -1
+    return insert_ignore_rows(conn, metrics, rows)
 
 
 def _latest_order(step: int, timestamp: int, value: float) -> tuple:

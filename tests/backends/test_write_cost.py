@@ -10,7 +10,6 @@ took ~1.0 s on PostgreSQL and ~1.7 s on MariaDB against ~0.1 s with the count us
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import event
 
 from sqltrack import Metric
@@ -27,11 +26,7 @@ def test_insert_ignore_counts_new_rows_exactly(client):
     assert client.store.write(unit) == (2500, 2600, 0)
 
 
-def test_new_points_do_not_reread_the_history(client, store_backend, request):
-    if store_backend != "sqlite":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "store/batch.py _insert_points returns -1 on servers, so every batch recounts its keys from the "
-            "whole history; returning insert_ignore_rows(conn, metrics, rows) there fixes it")))
+def test_new_points_do_not_reread_the_history(client):
     run_id = client.create_run("0").info.run_id
     client.log_batch(run_id, metrics=[Metric("loss", 1.0 / (s + 1), 1, s) for s in range(100)])
     history_reads = []
