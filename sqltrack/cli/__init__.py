@@ -20,8 +20,9 @@ from ._common import handle_errors
 @click.version_option(__version__, prog_name="sqltrack")
 @click.option("--store", "-s", envvar="SQLTRACK_TRACKING_URI", metavar="PATH|URL",
               help="The store: a SQLite file or a SQLAlchemy URL. Default: $SQLTRACK_TRACKING_URI or ./sqltrack.db.")
-@click.option("--artifact-root", envvar="SQLTRACK_ARTIFACT_ROOT", metavar="DIR",
-              help="Folder of artifact blobs. Default: '<database name>-artifacts' beside a SQLite file.")
+@click.option("--artifact-root", envvar="SQLTRACK_ARTIFACT_ROOT", metavar="DIR|URL",
+              help="Folder or fsspec URL (s3://…) of artifact blobs. Default: '<database name>-artifacts' "
+                   "beside a SQLite file.")
 @click.pass_context
 def cli(ctx: click.Context, store: str | None, artifact_root: str | None) -> None:
     """Experiment tracking in one SQLite file: search, show, import, export and maintain stores."""
