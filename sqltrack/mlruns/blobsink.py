@@ -29,6 +29,10 @@ class BlobSink:
     """Stores (or, for a dry run, only hashes) artifact files; safe to share between threads."""
 
     def __init__(self, blobs: BlobStore, write: bool = True) -> None:
+        if not isinstance(blobs, BlobStore):  # the fast path writes blob files directly
+            raise ImportFailure(
+                f"Importing into an artifact root that is a URL ({blobs!r}) is not supported yet: import into a "
+                "store with a local (or network-mounted) artifact folder, then move it with 'sqltrack copy'.")
         self.blobs = blobs
         self.write = write
         self._lock = threading.Lock()
