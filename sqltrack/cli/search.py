@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 
 import click
 
@@ -177,7 +178,7 @@ def sql_command(ctx: click.Context, query: str, params: tuple[str, ...], fmt: st
     from ..query.sql import run_query
 
     with handle_errors():
-        text = click.get_text_stream("stdin").read() if query == "-" else query
+        text = sys.stdin.read() if query == "-" else query
         obj = ctx.find_root().obj or {}
         result = run_query(text, parse_params(params), tracking_uri=obj.get("store"))
         columns = unique_names(result.columns)
