@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Sequence
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from ..entities import Experiment, Run
 from ..store import Store
 from ..store.experiments import parse_experiment_id
-from ..store.reads import load_runs
+from ..store.reads import FrameColumns, load_frame_columns, load_runs
 from ..store.schema import experiments, runs
 from .paging import PagedList, check_max_results, decode_token, encode_token
 
@@ -32,9 +32,9 @@ def _run_search(filter_string: str | None, order_by: tuple[str, ...], experiment
     keys are bound names resolved by subqueries, so one statement serves every store of a dialect.
     Building costs milliseconds; a UI or a paging loop repeats the same search many times.
     """
-    from ..query.search import build_run_search
+    from ..query.search import compile_run_search
 
-    return build_run_search(filter_string, list(order_by), list(experiment_ids), view_type, dialect_name)
+    return compile_run_search(filter_string, list(order_by), list(experiment_ids), view_type, dialect_name)
 
 
 def search_runs(store: Store, experiment_ids, filter_string: str | None, view_type: int,
@@ -45,19 +45,52 @@ def search_runs(store: Store, experiment_ids, filter_string: str | None, view_ty
     offset, snapshot = decode_token(page_token)
 
     def unit(conn: Connection) -> PagedList[Run]:
-        ids = _experiment_ids(conn, experiment_ids)
-        top = snapshot if snapshot is not None else conn.execute(select(func.max(runs.c.id))).scalar() or 0
-        query = _run_search(filter_string, tuple(order_by or ()), tuple(ids), view_type, store.dialect_name)
-        query = query.where(runs.c.id <= top).offset(offset)
-        if limit is not None:
-            query = query.limit(limit + 1)
-        found = list(conn.execute(query).scalars())
-        more = limit is not None and len(found) > limit
-        page = found[:limit] if limit is not None else found
+        query, top = _bounded_search(conn, store, experiment_ids, filter_string, view_type, order_by, snapshot)
+        page, more = _page(conn, query, offset, limit)
         token = encode_token(offset + len(page), top) if more else None
         return PagedList(load_runs(conn, page), token)
 
     return store.read(unit)
+
+
+def search_runs_frame(store: Store, experiment_ids, filter_string: str | None, view_type: int, max_results: int,
+                      order_by: Sequence[str] | None, page_size: int = 10_000):
+    """Up to max_results matching runs as a pandas DataFrame (``query.frame``'s shape).
+
+    The ids are fetched page by page as the fluent API pages through ``search_runs`` (pages of
+    at most page_size, one snapshot), then loaded as columns; all of it in one read.
+    """
+    from ..query.frame import columns_to_frame
+
+    def unit(conn: Connection) -> FrameColumns:
+        query, _ = _bounded_search(conn, store, experiment_ids, filter_string, view_type, order_by, None)
+        found: list[int] = []
+        while True:
+            page, more = _page(conn, query, len(found), check_max_results(min(page_size, max_results - len(found))))
+            found += page
+            if not more or len(found) >= max_results:
+                return load_frame_columns(conn, found)
+
+    return columns_to_frame(store.read(unit))
+
+
+def _bounded_search(conn: Connection, store: Store, experiment_ids, filter_string: str | None, view_type: int,
+                    order_by: Sequence[str] | None, snapshot: int | None) -> tuple[Select, int]:
+    """The compiled search limited to runs up to the snapshot (the current last run when None), and that bound."""
+    ids = _experiment_ids(conn, experiment_ids)
+    top = snapshot if snapshot is not None else conn.execute(select(func.max(runs.c.id))).scalar() or 0
+    query = _run_search(filter_string, tuple(order_by or ()), tuple(ids), view_type, store.dialect_name)
+    return query.where(runs.c.id <= top), top
+
+
+def _page(conn: Connection, query: Select, offset: int, limit: int | None) -> tuple[list[int], bool]:
+    """The run ids of one page, and whether more follow."""
+    query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    found = list(conn.execute(query).scalars())
+    more = limit is not None and len(found) > limit
+    return (found[:limit] if limit is not None else found), more
 
 
 def search_experiments(store: Store, view_type: int, max_results: int | None, filter_string: str | None,

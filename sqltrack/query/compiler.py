@@ -95,10 +95,31 @@ class FilterCompiler:
             return and_(candidates[0].driver(), *parts)
         return and_(self.adaptive_driver(candidates), *parts)
 
+    def estimate(self, node: ast.Node | None) -> ColumnElement | None:
+        """Rows of the clauses that would drive the search, counted up to ``DRIVER_PROBE_CAP`` each.
+
+        None when nothing can drive it (no filter, a NOT, an OR with a clause on the run's own
+        columns). Used on SQLite to choose a plan when the search runs (``query.search``).
+        """
+        if node is None or isinstance(node, ast.Not):
+            return None
+        if isinstance(node, ast.Or):
+            counts = [self.estimate(item) for item in node.items]
+            return None if any(c is None for c in counts) else _sum(counts)
+        if isinstance(node, ast.And):
+            items = _flatten(node)
+            leaves = [self.leaf(item) for item in items if not isinstance(item, (ast.Or, ast.Not))]
+            candidates = sorted((s for s in leaves if s.can_drive), key=lambda s: s.rank)[:MAX_DRIVER_CANDIDATES]
+            if not candidates:
+                return self.estimate(next((i for i in items if isinstance(i, ast.Or)), None))
+            counts = [_capped_count(c) for c in candidates]
+            return counts[0] if len(counts) == 1 else func.min(*counts)
+        shape = self.leaf(node)
+        return _capped_count(shape) if shape.can_drive and shape.fixed is None and not shape.negate else None
+
     def adaptive_driver(self, candidates: list[LeafShape]) -> ColumnElement:
         """``id IN (<rows of the candidate with the fewest matches>)``, chosen when the query runs."""
-        counts = [select(func.count()).select_from(c.estimate.limit(DRIVER_PROBE_CAP).subquery()).scalar_subquery()
-                  for c in candidates]
+        counts = [_capped_count(c) for c in candidates]
         estimates = select(*(count.label(f"c{i}") for i, count in enumerate(counts))).subquery()
         columns = list(estimates.c)
         first_smallest = case(*((and_(*(c <= other for other in columns if other is not c)), i)
@@ -256,6 +277,18 @@ class LeafShape:
             return self.fixed
         test = self.rows.where(self.link == self.parent_id).exists()
         return not_(test) if self.negate else test
+
+
+def _capped_count(shape: LeafShape) -> ColumnElement:
+    """How many rows the clause matches, counting no further than ``DRIVER_PROBE_CAP``."""
+    return select(func.count()).select_from(shape.estimate.limit(DRIVER_PROBE_CAP).subquery()).scalar_subquery()
+
+
+def _sum(terms: list[ColumnElement]) -> ColumnElement:
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 def _flatten(node: ast.And) -> list[ast.Node]:

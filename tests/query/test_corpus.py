@@ -7,7 +7,7 @@ import pytest
 from sqltrack.entities import ViewType
 from sqltrack.errors import FilterSyntaxError
 from sqltrack.query import parse_filter, parse_order_by
-from sqltrack.query.search import build_run_search
+from sqltrack.query.search import build_run_search, compile_run_search
 
 from . import reference
 from .corpus import load_cases
@@ -17,10 +17,13 @@ STAGES = {"ACTIVE_ONLY": ("active",), "DELETED_ONLY": ("deleted",), "ALL": ("act
 
 
 def _labels_from_sql(engine, runs, case) -> list[str]:
-    query = build_run_search(case.filter, case.order_by, case.experiments, ViewType[case.view], "sqlite")
+    """The labels every SQLite plan of the search selects; they must all agree (see query.search)."""
+    search = compile_run_search(case.filter, case.order_by, case.experiments, ViewType[case.view], "sqlite")
     with engine.connect() as conn:
-        ids = list(conn.execute(query).scalars())
-    return [runs[i - 1].label for i in ids]
+        found = [[runs[i - 1].label for i in conn.execute(plan).scalars()]
+                 for plan in [search.choose(conn), *search.plans()]]
+    assert all(labels == found[0] for labels in found), (case.id, found)
+    return found[0]
 
 
 def _labels_from_reference(runs, case) -> list[str]:

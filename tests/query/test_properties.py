@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqltrack.entities import ViewType
 from sqltrack.errors import FilterSyntaxError
 from sqltrack.query import parse_filter, parse_order_by
-from sqltrack.query.search import build_run_search
+from sqltrack.query.search import compile_run_search
 
 from . import reference
 from .corpus import load_cases
@@ -19,9 +19,12 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 
 
 def _sql_labels(engine, runs, filter_string, order_by) -> list[str]:
-    query = build_run_search(filter_string, order_by, [1], ViewType.ACTIVE_ONLY, "sqlite")
+    """The labels every SQLite plan of the search selects, which must agree (see query.search)."""
+    search = compile_run_search(filter_string, order_by, [1], ViewType.ACTIVE_ONLY, "sqlite")
     with engine.connect() as conn:
-        return [runs[i - 1].label for i in conn.execute(query).scalars()]
+        found = [[runs[i - 1].label for i in conn.execute(plan).scalars()] for plan in search.plans()]
+    assert all(labels == found[0] for labels in found), (filter_string, order_by, found)
+    return found[0]
 
 
 def _reference_labels(runs, filter_string, order_by) -> list[str]:

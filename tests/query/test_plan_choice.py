@@ -1,0 +1,96 @@
+"""On SQLite a search picks its plan when it runs (query.search.RunSearch.choose).
+
+A store with more runs than DRIVER_PROBE_CAP: a clause matching a handful of runs must lead
+the search (not the scope index), a clause matching most runs under the default order must
+walk the scope index and stop at the limit, and every plan must select the same runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from sqltrack.entities import ViewType
+from sqltrack.query.compiler import DRIVER_PROBE_CAP
+from sqltrack.query.search import compile_run_search
+
+from .reference import RUN_NAME_TAG, RunSpec
+from .store_builder import build_store
+
+RUNS = DRIVER_PROBE_CAP + 500
+RARE = {7, 1500, RUNS - 3}
+
+
+def _spec(i: int) -> RunSpec:
+    label = f"r{i}"
+    return RunSpec(label, f"{i:032x}", start_time=1000 + i, lifecycle_stage="deleted" if i % 97 == 0 else "active",
+                   params={"kind": "rare" if i in RARE else "common"}, tags={RUN_NAME_TAG: label},
+                   metrics={"m": [(0, 10, (i * 37 % 1000) / 1000)]})
+
+
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory):
+    runs = [_spec(i) for i in range(1, RUNS + 1)]
+    engine = build_store(tmp_path_factory.mktemp("plans") / "store.db", runs)
+    yield engine, runs
+    engine.dispose()
+
+
+def _run(conn, statement, runs, limit: int) -> list[str]:
+    return [runs[i - 1].label for i in conn.execute(statement.limit(limit)).scalars()]
+
+
+def _plan_text(conn, statement, limit: int) -> str:
+    compiled = statement.limit(limit).compile(conn, compile_kwargs={"literal_binds": True})
+    return "\n".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+
+
+def _expected(runs, keep, order=None, limit: int = 10) -> list[str]:
+    active = [r for r in runs if r.lifecycle_stage == "active" and keep(r)]
+    active.sort(key=order or (lambda r: (-r.start_time, r.uuid)))
+    return [r.label for r in active[:limit]]
+
+
+def test_a_rare_clause_leads_the_search(big_store):
+    engine, runs = big_store
+    search = compile_run_search("params.kind = 'rare'", [], [1], ViewType.ACTIVE_ONLY, "sqlite")
+    with engine.connect() as conn:
+        chosen = search.choose(conn)
+        assert chosen is search.driven
+        assert "ix_runs_experiment_start" not in _plan_text(conn, chosen, 10)
+        assert _run(conn, chosen, runs, 10) == _expected(runs, lambda r: r.params["kind"] == "rare")
+
+
+def test_a_common_clause_walks_the_scope_index_in_order(big_store):
+    engine, runs = big_store
+    search = compile_run_search("params.kind = 'common'", [], [1], ViewType.ACTIVE_ONLY, "sqlite")
+    with engine.connect() as conn:
+        chosen = search.choose(conn)
+        assert chosen is search.walked
+        plan = _plan_text(conn, chosen, 10)
+        assert "ix_runs_experiment_start" in plan and "LIST SUBQUERY" not in plan
+        assert _run(conn, chosen, runs, 10) == _expected(runs, lambda r: r.params["kind"] == "common")
+
+
+def test_a_common_clause_under_another_order_keeps_the_plain_plan(big_store):
+    engine, runs = big_store
+    search = compile_run_search("metrics.m >= 0.0", ["metrics.m DESC"], [1], ViewType.ACTIVE_ONLY, "sqlite")
+    with engine.connect() as conn:
+        assert search.choose(conn) is search.statement
+        expected = _expected(runs, lambda r: True, order=lambda r: (-r.metrics["m"][0][2], -r.start_time, r.uuid))
+        assert _run(conn, search.statement, runs, 10) == expected
+
+
+@pytest.mark.parametrize("filter_string, order_by", [
+    ("params.kind = 'rare' OR metrics.m > 0.995", []),
+    ("params.kind = 'common' AND metrics.m < 0.01", ["metrics.m"]),
+    ("params.kind = 'rare' AND metrics.m > 0.1", []),
+    ("metrics.m > 0.5 AND NOT params.kind = 'rare'", ["attributes.start_time"]),
+])
+def test_every_plan_selects_the_same_page(big_store, filter_string, order_by):
+    engine, runs = big_store
+    search = compile_run_search(filter_string, order_by, [1], ViewType.ACTIVE_ONLY, "sqlite")
+    assert len(search.plans()) >= 2
+    with engine.connect() as conn:
+        pages = [_run(conn, plan.offset(1), runs, 50) for plan in search.plans()]
+    assert pages[0] and all(page == pages[0] for page in pages)
