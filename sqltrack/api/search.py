@@ -79,8 +79,8 @@ def _bounded_search(conn: Connection, store: Store, experiment_ids, filter_strin
     """The compiled search limited to runs up to the snapshot (the current last run when None), and that bound."""
     ids = _experiment_ids(conn, experiment_ids)
     top = snapshot if snapshot is not None else conn.execute(select(func.max(runs.c.id))).scalar() or 0
-    query = _run_search(filter_string, tuple(order_by or ()), tuple(ids), view_type, store.dialect_name)
-    return query.where(runs.c.id <= top), top
+    search = _run_search(filter_string, tuple(order_by or ()), tuple(ids), view_type, store.dialect_name)
+    return search.choose(conn).where(runs.c.id <= top), top
 
 
 def _page(conn: Connection, query: Select, offset: int, limit: int | None) -> tuple[list[int], bool]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import gc
+import json
 from contextlib import contextmanager
 from itertools import repeat
-from typing import Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from sqlalchemy import Connection, select
 
@@ -71,29 +72,45 @@ def _info(row) -> RunInfo:
 
 
 def _load_values(conn: Connection, chunk: list[int], data: dict) -> None:
+    for slot, rid, _, key, value in _value_rows(conn, chunk):
+        data[rid][slot][key] = value
+
+
+def _value_rows(conn: Connection, chunk: list[int]) -> Iterator[tuple[int, int, int, str, Any]]:
+    """``(slot, run id, key id, key, value)`` of the chunk's metrics (slot 0, decoded), params (1) and tags (2).
+
+    Each run's keys come in key id order, as on SQLite (see ``_load_sqlite``), so that every
+    backend orders a run's dicts, and a frame's columns, alike.
+    """
     lm = latest_metrics.c
-    query = (select(lm.run_id, key_names.c.name, lm.value, lm.kind)
-             .join_from(latest_metrics, key_names, key_names.c.id == lm.key_id).where(lm.run_id.in_(chunk)))
-    for rid, key, value, kind in conn.execute(query):
-        data[rid][0][key] = V.decode_metric(value, kind)
+    query = (select(lm.run_id, lm.key_id, key_names.c.name, lm.value, lm.kind)
+             .join_from(latest_metrics, key_names, key_names.c.id == lm.key_id).where(lm.run_id.in_(chunk))
+             .order_by(lm.run_id, lm.key_id))
+    for rid, kid, key, value, kind in conn.execute(query):
+        yield 0, rid, kid, key, V.decode_metric(value, kind)
     for slot, table in ((1, params), (2, tags)):
-        query = (select(table.c.run_id, key_names.c.name, table.c.value)
-                 .join_from(table, key_names, key_names.c.id == table.c.key_id).where(table.c.run_id.in_(chunk)))
-        for rid, key, value in conn.execute(query):
-            data[rid][slot][key] = value
+        query = (select(table.c.run_id, table.c.key_id, key_names.c.name, table.c.value)
+                 .join_from(table, key_names, key_names.c.id == table.c.key_id).where(table.c.run_id.in_(chunk))
+                 .order_by(table.c.run_id, table.c.key_id))
+        for rid, kid, key, value in conn.execute(query):
+            yield slot, rid, kid, key, value
 
 
 _RUNS_SQL = ("SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, "
              "lifecycle_stage FROM runs WHERE id IN ({marks})")
 _METRICS_SQL = ("SELECT latest_metrics.run_id, key_names.name, latest_metrics.value, latest_metrics.kind "
                 "FROM latest_metrics JOIN key_names ON key_names.id = latest_metrics.key_id "
-                "WHERE latest_metrics.run_id IN ({marks})")
+                "WHERE latest_metrics.run_id IN ({marks}) ORDER BY latest_metrics.run_id, latest_metrics.key_id")
 _VALUES_SQL = ("SELECT {table}.run_id, key_names.name, {table}.value FROM {table} "
-               "JOIN key_names ON key_names.id = {table}.key_id WHERE {table}.run_id IN ({marks})")
+               "JOIN key_names ON key_names.id = {table}.key_id WHERE {table}.run_id IN ({marks}) "
+               "ORDER BY {table}.run_id, {table}.key_id")
 
 
 def _load_sqlite(conn: Connection, chunk: list[int], infos: dict, data: dict) -> None:
-    """The same queries as the portable path, through the driver's cursor: plain tuples, no Row objects."""
+    """The same queries as the portable path, through the driver's cursor: plain tuples, no Row objects.
+
+    ``ORDER BY run_id, key_id`` costs no sort here: the primary key (or its index) is read in that order.
+    """
     marks = ", ".join("?" * len(chunk))
     cursor = conn.connection.cursor()
     try:
@@ -108,6 +125,138 @@ def _load_sqlite(conn: Connection, chunk: list[int], infos: dict, data: dict) ->
                 data[rid][slot][key] = value
     finally:
         cursor.close()
+
+
+#: The run attributes of a frame, in MLflow's column order.
+INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
+
+
+class FrameColumns(NamedTuple):
+    """Runs as columns, one value per run: ``info`` holds INFO_COLUMNS (times in epoch ms);
+    ``metrics`` (NaN where missing), ``params`` and ``tags`` (None) map each key to its column."""
+
+    info: dict[str, list]
+    metrics: dict[str, Sequence[float]]
+    params: dict[str, list]
+    tags: dict[str, list]
+
+
+def load_frame_columns(conn: Connection, ids: Sequence[int]) -> FrameColumns:
+    """The columns of runs by internal id, in the order given (ids that are not runs are left out).
+
+    A key's column comes where the first run that has it puts it, and within that run in key id
+    order: the order of ``runs_to_frame(load_runs(conn, ids))``, without building a Run per run.
+    """
+    with _gc_paused(len(ids) > 1000):
+        if conn.dialect.name == "sqlite":
+            return _frame_sqlite(conn, list(ids))
+        return _frame_portable(conn, list(ids))
+
+
+def _info_columns(rows: list[tuple]) -> dict[str, list]:
+    lists = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in INFO_COLUMNS]
+    columns = dict(zip(INFO_COLUMNS, lists, strict=True))
+    columns["experiment_id"] = list(map(str, columns["experiment_id"]))
+    return columns
+
+
+def _frame_portable(conn: Connection, ids: list[int]) -> FrameColumns:
+    found: dict[int, tuple] = {}
+    for chunk in _chunks(ids):
+        r = runs.c
+        query = select(r.id, r.run_uuid, r.experiment_id, r.status, r.artifact_uri, r.start_time, r.end_time)
+        found.update((row[0], tuple(row[1:])) for row in conn.execute(query.where(r.id.in_(chunk))))
+    ids = [i for i in ids if i in found]
+    position = {rid: i for i, rid in enumerate(ids)}
+    triples: tuple[tuple[list, list, list], ...] = (([], [], []), ([], [], []), ([], [], []))
+    names: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        for slot, rid, kid, key, value in _value_rows(conn, chunk):
+            pos, kids, values = triples[slot]
+            pos.append(position[rid])
+            kids.append(kid)
+            values.append(value)
+            names[kid] = key
+    return FrameColumns(_info_columns([found[i] for i in ids]),
+                        *(_scattered(len(ids), *triple, names, slot == 0) for slot, triple in enumerate(triples)))
+
+
+def _scattered(n: int, pos, kids, values, names: dict[int, str], numeric: bool) -> dict[str, Any]:
+    """``{key: column of n values}`` from (position, key id, value) triples, keys in first-seen order.
+
+    numpy places the values (no Python step per value): metrics as float64 arrays with NaN,
+    params and tags as lists with None where a run lacks the key.
+    """
+    import numpy as np
+
+    pos, kids = np.asarray(pos, dtype=np.int64), np.asarray(kids, dtype=np.int64)
+    if numeric:
+        values = np.asarray(values, dtype=np.float64)
+    else:
+        values, strings = np.empty(len(values), dtype=object), values
+        values[:] = strings
+    order = np.lexsort((pos, kids))  # by key id, then position
+    pos, kids, values = pos[order], kids[order], values[order]
+    keys, starts = np.unique(kids, return_index=True)
+    ends = np.append(starts[1:], len(kids))
+    columns: dict[str, Any] = {}
+    for i in np.lexsort((keys, pos[starts])):  # by the first position that has the key, then key id
+        column = np.full(n, np.nan if numeric else None, dtype=values.dtype)
+        column[pos[starts[i]:ends[i]]] = values[starts[i]:ends[i]]
+        columns[names[int(keys[i])]] = column if numeric else column.tolist()
+    return columns
+
+
+# SQLite: the ids go in as one JSON array; json_each's ``key`` is each id's position in it.
+_FRAME_INFO_SQL = ("SELECT r.run_uuid, r.experiment_id, r.status, r.artifact_uri, r.start_time, r.end_time "
+                   "FROM json_each(?) j JOIN runs r ON r.id = j.value ORDER BY j.key")
+_FRAME_IDS_SQL = "SELECT r.id FROM json_each(?) j JOIN runs r ON r.id = j.value ORDER BY j.key"
+# Metric values come back as the driver's floats (JSON text would round them); ids as tuples.
+_FRAME_METRICS_SQL = ("SELECT j.key, t.key_id, t.value, t.kind FROM json_each(?) j "
+                      "JOIN latest_metrics t ON t.run_id = j.value")
+# Params and tags: one row of three texts. Positions and key ids are parsed by numpy, the values
+# by json.loads (exact for any text, NUL included): no row tuple or int object per value.
+_FRAME_STRINGS_SQL = ("SELECT group_concat(j.key), group_concat(t.key_id), json_group_array(t.value) "
+                      "FROM json_each(?) j JOIN {table} t ON t.run_id = j.value")
+_FRAME_NAMES_SQL = "SELECT id, name FROM key_names WHERE id IN (SELECT value FROM json_each(?))"
+
+
+def _frame_sqlite(conn: Connection, ids: list[int]) -> FrameColumns:
+    """The frame's columns in five statements: the driver and numpy do the per-value work."""
+    import numpy as np
+
+    cursor = conn.connection.cursor()
+    try:
+        array = json.dumps(ids)
+        rows = cursor.execute(_FRAME_INFO_SQL, (array,)).fetchall()
+        if len(rows) < len(ids):  # an id that is not a run: positions are those of the runs found
+            ids = [i for i, in cursor.execute(_FRAME_IDS_SQL, (array,))]
+            array = json.dumps(ids)
+        triples = [_sqlite_metric_triples(cursor, array)]
+        for table in ("params", "tags"):
+            pos, kids, values = cursor.execute(_FRAME_STRINGS_SQL.format(table=table), (array,)).fetchone()
+            triples.append((np.fromstring(pos or "", dtype=np.int64, sep=","),
+                            np.fromstring(kids or "", dtype=np.int64, sep=","), json.loads(values)))
+        used = np.unique(np.concatenate([t[1] for t in triples])).tolist()
+        names = dict(cursor.execute(_FRAME_NAMES_SQL, (json.dumps(used),)))
+    finally:
+        cursor.close()
+    return FrameColumns(_info_columns(rows),
+                        *(_scattered(len(ids), *triple, names, slot == 0) for slot, triple in enumerate(triples)))
+
+
+def _sqlite_metric_triples(cursor, array: str) -> tuple:
+    import numpy as np
+
+    rows = cursor.execute(_FRAME_METRICS_SQL, (array,)).fetchall()
+    if not rows:
+        return (), (), ()
+    pos, kids, values, kinds = zip(*rows, strict=True)
+    values = np.array(values, dtype=np.float64)
+    kinds = np.array(kinds, dtype=np.int64)
+    for i in np.flatnonzero(kinds).tolist():  # NaN, ±inf, -0.0: few
+        values[i] = V.decode_metric(values[i], kinds[i])
+    return pos, kids, values
 
 
 def get_run(store, run_id: str) -> Run:
@@ -168,7 +317,7 @@ def _sqlite_history(cursor, rid: int, kid: int, key: str) -> list[Metric]:
 def _decoded(rows: list, key: str) -> list[Metric]:
     if not rows:
         return []
-    steps, stamps, values, kinds = zip(*rows)
+    steps, stamps, values, kinds = zip(*rows, strict=True)
     if any(kinds):
         values = map(V.decode_metric, values, kinds)
     return list(map(Metric, repeat(key), values, stamps, steps))
