@@ -336,6 +336,11 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
     """Runs as a pandas DataFrame shaped like MLflow's (or a list of Run with output_format='list')."""
     client = _client()
     ids = _search_experiment_ids(client, experiment_ids, search_all_experiments, experiment_names)
+    if output_format == "pandas":  # the same pages, loaded as columns: no Run object per run
+        from .search import search_runs_frame
+
+        client.flush()
+        return search_runs_frame(client.store, ids, filter_string, run_view_type, max_results, order_by)
     found: list[Run] = []
     token = None
     while True:
@@ -347,11 +352,7 @@ def search_runs(experiment_ids: Sequence[str] | None = None, filter_string: str 
             break
     if output_format == "list":
         return found
-    if output_format != "pandas":
-        raise InvalidParameter(f"output_format must be 'pandas' or 'list', not {output_format!r}.")
-    from ..query.frame import runs_to_frame
-
-    return runs_to_frame(found)
+    raise InvalidParameter(f"output_format must be 'pandas' or 'list', not {output_format!r}.")
 
 
 def _search_experiment_ids(client: Client, experiment_ids, search_all: bool, names) -> list[str] | None:
