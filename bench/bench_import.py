@@ -101,16 +101,24 @@ def _timed(argv: list[str], env: dict) -> float:
 
 
 def measure(runs: int, reps: int, mlflow: list[str] | None) -> dict[str, list[float]]:
-    """Interleaved repetitions of every contender on the tree of ``runs`` runs."""
+    """Interleaved repetitions of every contender on the tree of ``runs`` runs.
+
+    Every repetition writes into its own folder, and all of them are deleted only after the
+    last repetition. Deleting one repetition's output (2,000+ blob files) right before the next
+    one ran made the next one pay for it: on an ext4 without a journal (this VM's disk), the
+    inode allocator skips every inode freed in the last 1-6 minutes one by one
+    (``recently_deleted`` in ``ext4_create``), which tripled the kernel time of creating the
+    next repetition's blob files. No user's import follows the deletion of the previous one's.
+    """
     tree = tree_for(runs)
     plain_read(tree)  # warm the page cache for everyone
     times: dict[str, list[float]] = {"plain read": [], "sqltrack (API)": [], "sqltrack (CLI)": []}
     if mlflow:
         times["mlflow migrate-filestore"] = []
-    for rep in range(reps):
-        for name in times:
-            with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
-                work = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        for rep in range(reps):
+            for name in times:
+                work = Path(tempfile.mkdtemp(prefix=f"rep{rep}-", dir=tmp))
                 if name == "plain read":
                     value = plain_read(tree)
                 elif name == "sqltrack (API)":
@@ -119,9 +127,9 @@ def measure(runs: int, reps: int, mlflow: list[str] | None) -> dict[str, list[fl
                     value = sqltrack_cli(tree, work)
                 else:
                     value = mlflow_migrate(tree, work, mlflow)
-            times[name].append(value)
-            print(f"  {runs:>6,} runs  rep {rep + 1}/{reps}  {name:<26} {value:7.2f} s", file=sys.stderr,
-                  flush=True)
+                times[name].append(value)
+                print(f"  {runs:>6,} runs  rep {rep + 1}/{reps}  {name:<26} {value:7.2f} s", file=sys.stderr,
+                      flush=True)
     return times
 
 

@@ -1,0 +1,40 @@
+"""bench/bench_import.py: how its repetitions are kept apart (the numbers themselves are not tested)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+BENCH_IMPORT = Path(__file__).resolve().parents[2] / "bench" / "bench_import.py"
+
+
+def _load_bench():
+    spec = importlib.util.spec_from_file_location("bench_import_under_test", BENCH_IMPORT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_no_repetition_starts_right_after_deleting_an_earlier_ones_output(tmp_path, monkeypatch):
+    """Deleting 2,000 blob files just before an import slows its file creation (journal-less ext4),
+    so every repetition's output stays until the last repetition is done, then all of it goes."""
+    bench = _load_bench()
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("x")
+    monkeypatch.setattr(bench, "tree_for", lambda runs: tree)
+    outputs: list[Path] = []
+
+    def contender(_tree, work: Path) -> float:
+        assert all(p.exists() for p in outputs), "an earlier repetition's output was deleted mid-measurement"
+        out = work / "blob"
+        out.write_text("written")
+        outputs.append(out)
+        return 0.1
+
+    monkeypatch.setattr(bench, "sqltrack_api", contender)
+    monkeypatch.setattr(bench, "sqltrack_cli", contender)
+    times = bench.measure(1, 3, None)
+    assert [len(v) for v in times.values()] == [3, 3, 3]
+    assert len(outputs) == 6 and len({p.parent for p in outputs}) == 6  # one folder per repetition
+    assert not any(p.exists() for p in outputs)  # and all removed at the end
