@@ -95,15 +95,15 @@ class WriteBuffer:
             self._reset()
 
     def add_point(self, run_id: str, point: Point) -> None:
+        # The hot path of log_metric: no clock and no fork check per call (the timer thread and
+        # the at-fork hook see to both).
         with self._lock:
-            self._check_fork()
-            self._slot(run_id).points.append(point)
+            (self._pending.get(run_id) or self._slot(run_id)).points.append(point)
             self._added(1)
 
     def add_param(self, run_id: str, key: str, value: str) -> None:
         """Queue a param, refusing at once a value that differs from one this process logged."""
         with self._lock:
-            self._check_fork()
             known = self._known_params.setdefault(run_id, {})
             if key in known and known[key] != value:
                 raise ParamConflict(
@@ -121,7 +121,6 @@ class WriteBuffer:
         timer) can fall between its values, so a reader never sees half of it.
         """
         with self._lock:
-            self._check_fork()
             known = self._known_params.setdefault(run_id, {})
             for key, value in (params or {}).items():
                 if key in known and known[key] != value:
@@ -143,7 +142,6 @@ class WriteBuffer:
 
     def add_tag(self, run_id: str, key: str, value: str) -> None:
         with self._lock:
-            self._check_fork()
             self._slot(run_id).tags[key] = value
             self._added(1)
 
@@ -156,12 +154,12 @@ class WriteBuffer:
         return slot
 
     def _added(self, count: int) -> None:
+        """Count new values: flush at the size threshold; the timer thread flushes by age."""
         self._size += count
-        now = time.monotonic()
         if self._oldest is None:
-            self._oldest = now
+            self._oldest = time.monotonic()
             self._ensure_thread()
-        if self._size >= self._flush_points or now - self._oldest >= self._flush_seconds:
+        if self._size >= self._flush_points:
             self.flush()
 
     def _ensure_thread(self) -> None:

@@ -141,9 +141,10 @@ class Client:
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
                    step: int | None = None, synchronous: bool | None = None) -> None:
         """Log one metric point; cheap: points are written in batches (see ``sqltrack.api.buffer``)."""
-        point = batch.make_point(key, value, _now_ms() if timestamp is None else timestamp, step or 0)
-        self._buffer.add_point(run_id, point)
-        self._maybe_sync(run_id, synchronous)
+        self._buffer.add_point(run_id, batch.make_point(key, value, _now_ms() if timestamp is None else timestamp,
+                                                        step or 0))
+        if synchronous:
+            self._buffer.flush(run_id)
 
     def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
         values = batch.prepare_tags({key: value})

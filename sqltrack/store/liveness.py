@@ -200,6 +200,7 @@ class Heartbeat:
         self._pid = os.getpid()
         self._runs: dict[str, object] = {}  # run id -> its store
         self._thread: threading.Thread | None = None
+        self._idle = False  # the thread has no runs and waits one period for the next
 
     def add(self, store, run_id: str) -> None:
         """Keep stamping ``run_id`` until :meth:`remove` (or the process ends)."""
@@ -210,6 +211,8 @@ class Heartbeat:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="sqltrack-heartbeat", daemon=True)
                 self._thread.start()
+            elif self._idle:
+                self._wake.notify()  # the idle thread resumes beating
 
     def remove(self, run_id: str) -> None:
         with self._lock:
@@ -221,13 +224,22 @@ class Heartbeat:
             return list(self._runs) if self._pid == os.getpid() else []
 
     def _loop(self) -> None:
+        """Beat every HEARTBEAT_SECONDS; with no runs, wait one more period for the next (a sweep
+        starts runs back to back, and starting a thread per run costs milliseconds), then end."""
         pid = os.getpid()
         while True:
             with self._lock:
                 self._wake.wait(timeout=HEARTBEAT_SECONDS)
-                if self._pid != pid or not self._runs:
-                    self._thread = None if self._pid == pid else self._thread
+                if self._pid != pid:
                     return
+                if not self._runs:
+                    self._idle = True
+                    self._wake.wait(timeout=HEARTBEAT_SECONDS)
+                    self._idle = False
+                    if not self._runs:
+                        self._thread = None
+                        return
+                    continue
                 by_store: dict[int, tuple[object, list[str]]] = {}
                 for run_id, store in self._runs.items():
                     by_store.setdefault(id(store), (store, []))[1].append(run_id)

@@ -166,3 +166,25 @@ def _watch_stamps(reader, run_id: str, count: int, patience: float = 120) -> lis
         if value != seen[-1]:
             seen.append(value)
     return seen
+
+
+def test_heartbeat_thread_waits_a_period_for_the_next_run_then_ends(client, monkeypatch):
+    """Runs started back to back share one heartbeat thread; an idle one ends after a quiet period."""
+    monkeypatch.setattr(liveness, "HEARTBEAT_SECONDS", 0.3)
+    heart = liveness.Heartbeat()
+    first = client.create_run("0").info.run_id
+    heart.add(client.store, first)
+    thread = heart._thread
+    heart.remove(first)
+    time.sleep(0.1)  # the thread has seen the run go and is idle
+    second = client.create_run("0").info.run_id
+    heart.add(client.store, second)
+    assert heart._thread is thread and thread.is_alive()
+    time.sleep(0.7)  # beats while the run is active: the last sign of life moves on
+    deadline = time.monotonic() + 10
+    while liveness.idle_times(client.store, [second])[second] >= 350 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert liveness.idle_times(client.store, [second])[second] < 350
+    heart.remove(second)
+    thread.join(timeout=5)
+    assert not thread.is_alive() and heart._thread is None
