@@ -39,6 +39,9 @@ def get_tracking_uri() -> str:
 
 
 def _client() -> Client:
+    client = _state["client"]  # the common case takes no lock: logging calls this per value
+    if client is not None:
+        return client
     with _lock:
         if _state["client"] is None:
             _state["client"] = Client(_state["uri"])
@@ -196,10 +199,10 @@ def _end(run: ActiveRun, status: str) -> None:
 
 
 def _require_run() -> str:
-    run = active_run()
-    if run is None:
+    stack = getattr(_local, "stack", None)
+    if not stack:
         return start_run().info.run_id  # MLflow starts a run implicitly
-    return run.info.run_id
+    return stack[-1].info.run_id
 
 
 def get_run(run_id: str) -> Run:
