@@ -100,11 +100,11 @@ def _timed(argv: list[str], env: dict) -> float:
     return elapsed
 
 
-def measure(runs: int, reps: int, mlflow: list[str] | None) -> dict[str, list[float]]:
+def measure(runs: int, reps: int, mlflow: list[str] | None, work_root: Path) -> dict[str, list[float]]:
     """Interleaved repetitions of every contender on the tree of ``runs`` runs.
 
-    Every repetition writes into its own folder, and all of them are deleted only after the
-    last repetition. Deleting one repetition's output (2,000+ blob files) right before the next
+    Every repetition writes into its own folder under ``work_root``, which the caller deletes
+    only after the last measurement. Deleting one repetition's output (2,000+ blob files) right before the next
     one ran made the next one pay for it: on an ext4 without a journal (this VM's disk), the
     inode allocator skips every inode freed in the last 1-6 minutes one by one
     (``recently_deleted`` in ``ext4_create``), which tripled the kernel time of creating the
@@ -115,21 +115,20 @@ def measure(runs: int, reps: int, mlflow: list[str] | None) -> dict[str, list[fl
     times: dict[str, list[float]] = {"plain read": [], "sqltrack (API)": [], "sqltrack (CLI)": []}
     if mlflow:
         times["mlflow migrate-filestore"] = []
-    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
-        for rep in range(reps):
-            for name in times:
-                work = Path(tempfile.mkdtemp(prefix=f"rep{rep}-", dir=tmp))
-                if name == "plain read":
-                    value = plain_read(tree)
-                elif name == "sqltrack (API)":
-                    value = sqltrack_api(tree, work)
-                elif name == "sqltrack (CLI)":
-                    value = sqltrack_cli(tree, work)
-                else:
-                    value = mlflow_migrate(tree, work, mlflow)
-                times[name].append(value)
-                print(f"  {runs:>6,} runs  rep {rep + 1}/{reps}  {name:<26} {value:7.2f} s", file=sys.stderr,
-                      flush=True)
+    for rep in range(reps):
+        for name in times:
+            work = Path(tempfile.mkdtemp(prefix=f"{runs}-rep{rep}-", dir=work_root))
+            if name == "plain read":
+                value = plain_read(tree)
+            elif name == "sqltrack (API)":
+                value = sqltrack_api(tree, work)
+            elif name == "sqltrack (CLI)":
+                value = sqltrack_cli(tree, work)
+            else:
+                value = mlflow_migrate(tree, work, mlflow)
+            times[name].append(value)
+            print(f"  {runs:>6,} runs  rep {rep + 1}/{reps}  {name:<26} {value:7.2f} s", file=sys.stderr,
+                  flush=True)
     return times
 
 
@@ -176,9 +175,10 @@ def main() -> None:
     if mlflow is None and not args.no_mlflow:
         print("note: MLflow with migrate-filestore not found here or in bench/.venv-mlflow; skipped",
               file=sys.stderr)
-    results = {args.runs: measure(args.runs, args.reps, mlflow)}
-    if args.large:
-        results[args.large] = measure(args.large, args.large_reps, mlflow)
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as work_root:  # deleted after every size
+        results = {args.runs: measure(args.runs, args.reps, mlflow, Path(work_root))}
+        if args.large:
+            results[args.large] = measure(args.large, args.large_reps, mlflow, Path(work_root))
     print(table(results))
     data = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "raw_s": results,
             **summary(results)}

@@ -17,7 +17,7 @@ def _load_bench():
 
 def test_no_repetition_starts_right_after_deleting_an_earlier_ones_output(tmp_path, monkeypatch):
     """Deleting 2,000 blob files just before an import slows its file creation (journal-less ext4),
-    so every repetition's output stays until the last repetition is done, then all of it goes."""
+    so every repetition's output, of both tree sizes, stays until the last measurement, then all of it goes."""
     bench = _load_bench()
     tree = tmp_path / "tree"
     tree.mkdir()
@@ -34,7 +34,9 @@ def test_no_repetition_starts_right_after_deleting_an_earlier_ones_output(tmp_pa
 
     monkeypatch.setattr(bench, "sqltrack_api", contender)
     monkeypatch.setattr(bench, "sqltrack_cli", contender)
-    times = bench.measure(1, 3, None)
-    assert [len(v) for v in times.values()] == [3, 3, 3]
-    assert len(outputs) == 6 and len({p.parent for p in outputs}) == 6  # one folder per repetition
+    monkeypatch.setattr(bench.sys, "argv", ["bench_import.py", "--runs", "1", "--large", "2", "--reps", "3",
+                                            "--large-reps", "2", "--no-mlflow"])
+    monkeypatch.setattr(bench, "BENCH", tmp_path)  # results/import-*.json goes here
+    bench.main()
+    assert len(outputs) == 10 and len({p.parent for p in outputs}) == 10  # one folder per repetition
     assert not any(p.exists() for p in outputs)  # and all removed at the end
