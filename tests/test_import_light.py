@@ -28,3 +28,13 @@ def test_public_surface_is_explicit():
     for name in sqltrack.__all__:
         assert getattr(sqltrack, name) is not None, name
     assert sqltrack.MlflowClient is sqltrack.Client
+
+
+def test_a_search_without_filter_or_order_does_not_load_the_parser(tmp_path):
+    """``sqltrack runs list`` and plain listings skip pyparsing's import (tens of ms at start-up)."""
+    code = ("import sys, sqltrack as m; m.set_tracking_uri(%r); "
+            "m.start_run(); m.log_metric('x', 1.0); m.end_run(); c = m.get_client(); "
+            "found = len(c.search_runs(['0'])) + len(c.search_runs(['0'], '  ', order_by=[])); "
+            "print(found, 'pyparsing' in sys.modules)" % str(tmp_path / "s.db"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "2 False"

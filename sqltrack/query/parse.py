@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Iterable
-
-import pyparsing as pp
+from typing import TYPE_CHECKING, Iterable
 
 from ..errors import FilterSyntaxError
-from . import ast, grammar
+from . import ast
 from .resolve import Resolver
 from .vocabulary import EXPERIMENT_VOCABULARY, RUN_VOCABULARY
+
+if TYPE_CHECKING:
+    import pyparsing as pp
 
 MAX_FILTER_CHARS = 10_000
 MAX_NESTING = 20
@@ -60,6 +61,10 @@ def parse_order_by_for(order_by: Iterable[str] | None, entity: str) -> list[ast.
 @lru_cache(maxsize=512)
 def _parse_filter_cached(text: str, entity: str) -> ast.Node | None:
     _check_size(text)
+    if not text.strip():
+        return None  # matches every run; the grammar (and pyparsing's import) is not needed
+    from . import grammar
+
     tree = _run_parser(grammar.filter_string, text, leftover=None)
     if not tree:
         return None
@@ -73,6 +78,10 @@ def _parse_filter_cached(text: str, entity: str) -> ast.Node | None:
 
 @lru_cache(maxsize=256)
 def _parse_order_by_cached(clauses: tuple[str, ...], entity: str) -> tuple[ast.OrderTerm, ...]:
+    if not clauses:
+        return ()
+    from . import grammar
+
     terms, seen = [], {}
     for clause in clauses:
         _check_size(clause)
@@ -115,6 +124,8 @@ def _max_nesting(text: str) -> int:
 
 def _run_parser(element: pp.ParserElement, text: str, leftover: str | None) -> list:
     """Parse all of ``text``; ``leftover`` names what may follow a complete order clause."""
+    import pyparsing as pp
+
     try:
         return element.parse_string(text, parse_all=True).as_list()
     except pp.ParseBaseException as exc:
@@ -144,6 +155,10 @@ def _expected(exc: pp.ParseBaseException) -> str:
 
 def _diagnose_leftover(text: str, loc: int) -> tuple[int, str]:
     """Text left after a complete expression: re-parse it to find what went wrong inside."""
+    import pyparsing as pp
+
+    from . import grammar
+
     try:
         grammar.expr.parse_string(text[loc:])
     except pp.ParseBaseException as inner:
