@@ -9,8 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..entities import ACTIVE_ONLY, RUN_STATUSES, Experiment, FileInfo, Metric, Param, Run, RunData, RunInfo, RunTag
 from ..errors import InvalidParameter
-from ..store import Store, open_store
-from ..store import batch, experiments, reads, runs
+from ..store import Store, batch, experiments, open_store, reads, runs
 from .buffer import WriteBuffer
 from .paging import PagedList
 

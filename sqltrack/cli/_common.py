@@ -115,9 +115,9 @@ def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_wid
     """A plain aligned text table; long cells are cut with an ellipsis."""
     cells = [[_cut(show(r.get(c)), max_width) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    header = "  ".join(click.style(c.ljust(w), bold=True) for c, w in zip(columns, widths))
+    header = "  ".join(click.style(c.ljust(w), bold=True) for c, w in zip(columns, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
-    lines = [header, rule] + ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines = [header, rule] + ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     if not rows:
         lines.append("(none)")
     return "\n".join(lines)

@@ -20,7 +20,7 @@ def list_experiments(ctx: click.Context, show_all: bool, fmt: str, as_json: bool
     """List experiments with their number of runs."""
     from sqlalchemy import func, select
 
-    from ..entities import ALL, ACTIVE_ONLY
+    from ..entities import ACTIVE_ONLY, ALL
     from ..store.experiments import list_experiments as list_all
     from ..store.schema import runs
 

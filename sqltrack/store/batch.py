@@ -15,14 +15,22 @@ from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from sqlalchemy import Connection, and_, bindparam, select, update
 
-from ..errors import InvalidParameter, ParamConflict
 from ..entities import Metric
+from ..errors import InvalidParameter, ParamConflict
 from . import values as V
 from .dialect import insert_ignore_rows, upsert_rows
 from .keys import key_ids
 from .schema import latest_metrics, metrics, params, runs, tags
-from .validation import (_GOOD_KEYS, MAX_BATCH_POINTS, validate_key, validate_metric_value, validate_param_value,
-                         validate_step, validate_tag_value, validate_timestamp)
+from .validation import (
+    _GOOD_KEYS,
+    MAX_BATCH_POINTS,
+    validate_key,
+    validate_metric_value,
+    validate_param_value,
+    validate_step,
+    validate_tag_value,
+    validate_timestamp,
+)
 
 RUN_NAME_TAG = "mlflow.runName"
 
@@ -60,7 +68,7 @@ def prepare_points(items: Iterable[Metric]) -> list[Point]:
     if len(rows) > MAX_BATCH_POINTS:
         raise InvalidParameter(f"A batch holds {len(rows):,} metric points; the limit is {MAX_BATCH_POINTS:,} "
                                "per call. Split it into several calls.")
-    if rows and _plain_columns(*zip(*rows)):
+    if rows and _plain_columns(*zip(*rows, strict=False)):
         return rows
     return [make_point(key, value, timestamp, step) for key, step, timestamp, value in rows]
 

@@ -55,7 +55,7 @@ def insert_ignore_rows(conn: Connection, table: Table, rows: Sequence[tuple],
         marks = ", ".join("?" * len(keys))
         return conn.exec_driver_sql(f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})",
                                     list(rows)).rowcount
-    dicts = [dict(zip(keys, row)) for row in rows]
+    dicts = [dict(zip(keys, row, strict=False)) for row in rows]
     result = conn.execute(_insert_ignore_stmt(table, name), dicts)
     if name == "postgresql":
         return len(result.all())

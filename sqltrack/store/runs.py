@@ -11,8 +11,8 @@ from ..entities import RUN_STATUSES, LifecycleStage
 from ..errors import InvalidParameter, RunNotFound
 from .experiments import _require as require_experiment
 from .experiments import parse_experiment_id
-from .schema import runs, tags
 from .keys import key_ids
+from .schema import runs, tags
 from .validation import validate_key
 
 RUN_NAME_TAG = "mlflow.runName"

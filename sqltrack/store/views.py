@@ -48,5 +48,6 @@ def create_views(conn: Connection) -> None:
     """Create every view (used by new stores and by the migration that introduced them)."""
     quote = conn.dialect.identifier_preparer.quote
     for name, body in VIEWS.items():
-        sql = body if conn.dialect.name != "mysql" and conn.dialect.name != "mariadb" else body.replace('"key"', "`key`")
+        mysql = conn.dialect.name in ("mysql", "mariadb")
+        sql = body.replace('"key"', "`key`") if mysql else body
         conn.exec_driver_sql(f"CREATE VIEW {quote(name)} AS {sql.strip()}")

@@ -27,7 +27,7 @@ def test_download_reproduces_the_tree(client, tmp_path):
     (src / "a" / "b" / "deep.csv").write_text("x,y\n1,2\n")
     run_id = client.create_run("0").info.run_id
     client.log_artifacts(run_id, src, "data")
-    out = client.download_artifacts(run_id, "", tmp_path / "out")
+    client.download_artifacts(run_id, "", tmp_path / "out")
     assert (tmp_path / "out" / "data" / "top.txt").read_text() == "top"
     assert (tmp_path / "out" / "data" / "a" / "b" / "deep.csv").read_text() == "x,y\n1,2\n"
     single = client.download_artifacts(run_id, "data/a/b/deep.csv", tmp_path / "one")

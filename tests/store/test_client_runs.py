@@ -7,7 +7,7 @@ import math
 import pytest
 
 from sqltrack import Metric, Param, RunTag
-from sqltrack.errors import (ExperimentNotFound, InvalidParameter, ParamConflict, RunNotFound, SqltrackError)
+from sqltrack.errors import ExperimentNotFound, InvalidParameter, ParamConflict, RunNotFound, SqltrackError
 
 
 def test_default_experiment_exists(client):

@@ -60,7 +60,7 @@ def test_points_logged_out_of_order_are_stored_exactly(client):
     client.log_batch(run_id, metrics=[Metric("m", v, 100 + s, s) for s, v in logged])
     history = client.get_metric_history(run_id, "m")
     assert [m.step for m in history] == [0, 1, 2, 3, 4, 5]
-    for point, (step, value) in zip(history, sorted(logged)):
+    for point, (step, value) in zip(history, sorted(logged), strict=True):
         assert point.step == step and _same(point.value, value)
     row = _latest_row(client, run_id, "m")
     assert (row.count, row.nan_count, row.min_value, row.max_value) == (6, 1, -math.inf, math.inf)

@@ -85,7 +85,8 @@ def test_filter_fuzz_with_hypothesis(text):
 
 
 def test_filter_fuzz_with_atheris(tmp_path):
-    pytest.importorskip("atheris", reason="atheris is not installed (pip install atheris) - coverage-guided run skipped")
+    pytest.importorskip("atheris",
+                        reason="atheris is not installed (pip install atheris) - coverage-guided run skipped")
     runs = _size("SQLTRACK_ATHERIS", 2_000, 20_000)
     script = Path(fuzz_filters.__file__)
     done = subprocess.run([sys.executable, str(script), "--atheris", str(runs)], cwd=tmp_path,
