@@ -88,7 +88,7 @@ def _page(conn: Connection, query: Select, offset: int, limit: int | None) -> tu
     query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit + 1)
-    found = list(conn.execute(query).scalars())
+    found = conn.execute(query).scalars().all()  # fetchall: one driver call, not one per row
     more = limit is not None and len(found) > limit
     return (found[:limit] if limit is not None else found), more
 

@@ -178,11 +178,12 @@ def _frame_portable(conn: Connection, ids: list[int]) -> FrameColumns:
             values.append(value)
             names[kid] = key
     return FrameColumns(_info_columns([found[i] for i in ids]),
-                        *(_scattered(len(ids), *triple, names, slot == 0) for slot, triple in enumerate(triples)))
+                        *(_named(_scattered(len(ids), *t, slot == 0), names) for slot, t in enumerate(triples)))
 
 
-def _scattered(n: int, pos, kids, values, names: dict[int, str], numeric: bool) -> dict[str, Any]:
-    """``{key: column of n values}`` from (position, key id, value) triples, keys in first-seen order.
+def _scattered(n: int, pos, kids, values, numeric: bool) -> dict[int, Any]:
+    """``{key id: column of n values}`` from (position, key id, value) triples, keys in first-seen order
+    (the first position that has the key, then key id).
 
     numpy places the values (no Python step per value): metrics as float64 arrays with NaN,
     params and tags as lists with None where a run lacks the key.
@@ -195,29 +196,39 @@ def _scattered(n: int, pos, kids, values, names: dict[int, str], numeric: bool) 
     else:
         values, strings = np.empty(len(values), dtype=object), values
         values[:] = strings
-    order = np.lexsort((pos, kids))  # by key id, then position
+    if not len(kids):
+        return {}
+    small = 0 <= kids.min() and kids.max() < 1 << 16  # a store's key ids: a radix sort, 5x faster
+    order = np.argsort(kids.astype(np.uint16) if small else kids, kind="stable")  # group by key id
     pos, kids, values = pos[order], kids[order], values[order]
-    keys, starts = np.unique(kids, return_index=True)
-    ends = np.append(starts[1:], len(kids))
-    columns: dict[str, Any] = {}
-    for i in np.lexsort((keys, pos[starts])):  # by the first position that has the key, then key id
+    starts = np.flatnonzero(np.r_[True, kids[1:] != kids[:-1]])
+    ends = np.append(starts[1:], len(kids)).tolist()
+    columns: dict[int, Any] = {}
+    for i in np.lexsort((kids[starts], np.minimum.reduceat(pos, starts))).tolist():
+        s, e = int(starts[i]), ends[i]
         column = np.full(n, np.nan if numeric else None, dtype=values.dtype)
-        column[pos[starts[i]:ends[i]]] = values[starts[i]:ends[i]]
-        columns[names[int(keys[i])]] = column if numeric else column.tolist()
+        column[pos[s:e]] = values[s:e]
+        columns[int(kids[s])] = column if numeric else column.tolist()
     return columns
+
+
+def _named(columns: dict[int, Any], names: dict[int, str]) -> dict[str, Any]:
+    return {names[kid]: column for kid, column in columns.items()}
 
 
 # SQLite: the ids go in as one JSON array; json_each's ``key`` is each id's position in it.
 _FRAME_INFO_SQL = ("SELECT r.run_uuid, r.experiment_id, r.status, r.artifact_uri, r.start_time, r.end_time "
                    "FROM json_each(?) j JOIN runs r ON r.id = j.value ORDER BY j.key")
 _FRAME_IDS_SQL = "SELECT r.id FROM json_each(?) j JOIN runs r ON r.id = j.value ORDER BY j.key"
-# Metric values come back as the driver's floats (JSON text would round them); ids as tuples.
-_FRAME_METRICS_SQL = ("SELECT j.key, t.key_id, t.value, t.kind FROM json_each(?) j "
+# Each value's run position and key id travel as one integer, key_id * n + position (n = ?2):
+# for metrics with the kind in its low 3 bits, beside the value as the driver's exact float
+# (never JSON text, which would round it). Two objects per row instead of four.
+_FRAME_METRICS_SQL = ("SELECT (t.key_id * ?2 + j.key) * 8 + t.kind, t.value FROM json_each(?1) j "
                       "JOIN latest_metrics t ON t.run_id = j.value")
-# Params and tags: one row of three texts. Positions and key ids are parsed by numpy, the values
-# by json.loads (exact for any text, NUL included): no row tuple or int object per value.
-_FRAME_STRINGS_SQL = ("SELECT group_concat(j.key), group_concat(t.key_id), json_group_array(t.value) "
-                      "FROM json_each(?) j JOIN {table} t ON t.run_id = j.value")
+# Params and tags: one row of two texts, the codes parsed by numpy and the values by json.loads
+# (exact for any text, NUL included): no row tuple or int object per value.
+_FRAME_STRINGS_SQL = ("SELECT group_concat(t.key_id * ?2 + j.key), json_group_array(t.value) "
+                      "FROM json_each(?1) j JOIN {table} t ON t.run_id = j.value")
 _FRAME_NAMES_SQL = "SELECT id, name FROM key_names WHERE id IN (SELECT value FROM json_each(?))"
 
 
@@ -232,30 +243,30 @@ def _frame_sqlite(conn: Connection, ids: list[int]) -> FrameColumns:
         if len(rows) < len(ids):  # an id that is not a run: positions are those of the runs found
             ids = [i for i, in cursor.execute(_FRAME_IDS_SQL, (array,))]
             array = json.dumps(ids)
-        triples = [_sqlite_metric_triples(cursor, array)]
+        n = len(ids)
+        triples = [_sqlite_metric_triples(cursor, array, n)]
         for table in ("params", "tags"):
-            pos, kids, values = cursor.execute(_FRAME_STRINGS_SQL.format(table=table), (array,)).fetchone()
-            triples.append((np.fromstring(pos or "", dtype=np.int64, sep=","),
-                            np.fromstring(kids or "", dtype=np.int64, sep=","), json.loads(values)))
-        used = np.unique(np.concatenate([t[1] for t in triples])).tolist()
+            codes, values = cursor.execute(_FRAME_STRINGS_SQL.format(table=table), (array, n)).fetchone()
+            kids, pos = np.divmod(np.fromstring(codes or "", dtype=np.int64, sep=","), max(n, 1))
+            triples.append((pos, kids, json.loads(values)))
+        groups = [_scattered(n, *triple, slot == 0) for slot, triple in enumerate(triples)]
+        used = [kid for group in groups for kid in group]
         names = dict(cursor.execute(_FRAME_NAMES_SQL, (json.dumps(used),)))
     finally:
         cursor.close()
-    return FrameColumns(_info_columns(rows),
-                        *(_scattered(len(ids), *triple, names, slot == 0) for slot, triple in enumerate(triples)))
+    return FrameColumns(_info_columns(rows), *(_named(group, names) for group in groups))
 
 
-def _sqlite_metric_triples(cursor, array: str) -> tuple:
+def _sqlite_metric_triples(cursor, array: str, n: int) -> tuple:
     import numpy as np
 
-    rows = cursor.execute(_FRAME_METRICS_SQL, (array,)).fetchall()
-    if not rows:
-        return (), (), ()
-    pos, kids, values, kinds = zip(*rows, strict=True)
-    values = np.array(values, dtype=np.float64)
-    kinds = np.array(kinds, dtype=np.int64)
+    rows = cursor.execute(_FRAME_METRICS_SQL, (array, n)).fetchall()
+    codes, values = zip(*rows, strict=True) if rows else ((), ())
+    codes, values = np.array(codes, dtype=np.int64), np.array(values, dtype=np.float64)
+    kinds = codes & 7
     for i in np.flatnonzero(kinds).tolist():  # NaN, ±inf, -0.0: few
-        values[i] = V.decode_metric(values[i], kinds[i])
+        values[i] = V.decode_metric(values[i], int(kinds[i]))
+    kids, pos = np.divmod(codes >> 3, max(n, 1))
     return pos, kids, values
 
 

@@ -135,3 +135,18 @@ def test_ids_that_are_not_runs_are_left_out(client):
     assert columns.info["run_id"] == [run_ids[2], run_ids[0]]
     assert list(columns.metrics["m"]) == [2.0, 0.0]
     assert list(columns.params) == ["p2", "p0"] and columns.params["p0"] == [None, "v"]
+
+
+@pytest.mark.parametrize("base", [0, 1 << 20], ids=["16-bit key ids", "large key ids"])
+def test_scattered_places_values_whatever_the_key_ids(base):
+    from sqltrack.store.reads import _scattered
+
+    pos, kids = [2, 0, 1, 0, 2], [base + 5, base + 5, base + 3, base + 3, base + 9]
+    numbers = _scattered(3, pos, kids, [1.0, 2.0, 3.0, 4.0, -0.0], True)
+    assert list(numbers) == [base + 3, base + 5, base + 9]  # 3 and 5 first seen at position 0: key id order
+    expected = [[4.0, 3.0, math.nan], [2.0, math.nan, 1.0], [math.nan, math.nan, -0.0]]
+    assert [str(c.tolist()) for c in numbers.values()] == [str(e) for e in expected]
+    assert math.copysign(1.0, numbers[base + 9][2]) < 0
+    strings = _scattered(3, pos, kids, ["a", "b", "c", "d", "e"], False)
+    assert strings == {base + 3: ["d", "c", None], base + 5: ["b", None, "a"], base + 9: [None, None, "e"]}
+    assert _scattered(3, [], [], [], True) == {}
