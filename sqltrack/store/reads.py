@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sqlite3
 from contextlib import contextmanager
 from itertools import repeat
 from typing import Any, Iterator, NamedTuple, Sequence
@@ -149,8 +150,17 @@ def load_frame_columns(conn: Connection, ids: Sequence[int]) -> FrameColumns:
     """
     with _gc_paused(len(ids) > 1000):
         if conn.dialect.name == "sqlite":
-            return _frame_sqlite(conn, list(ids))
+            try:
+                return _frame_sqlite(conn, list(ids))
+            except (sqlite3.OperationalError, sqlite3.DataError) as exc:
+                if not _needs_portable(exc):
+                    raise
         return _frame_portable(conn, list(ids))
+
+
+def _needs_portable(exc: Exception) -> bool:
+    """An SQLite without JSON functions, or values too long to travel as one JSON text."""
+    return "json_each" in str(exc) or "too big" in str(exc)
 
 
 def _info_columns(rows: list[tuple]) -> dict[str, list]:

@@ -150,3 +150,32 @@ def test_scattered_places_values_whatever_the_key_ids(base):
     strings = _scattered(3, pos, kids, ["a", "b", "c", "d", "e"], False)
     assert strings == {base + 3: ["d", "c", None], base + 5: ["b", None, "a"], base + 9: [None, None, "e"]}
     assert _scattered(3, [], [], [], True) == {}
+
+
+@pytest.mark.sqlite_only
+def test_values_too_long_for_one_json_text_take_the_portable_path(client):
+    """An SQLite whose length limit the params' JSON text would pass: the same columns, read row by row."""
+    import sqlite3
+
+    from sqlalchemy import select
+
+    from sqltrack.store.reads import load_frame_columns
+    from sqltrack.store.schema import runs
+
+    eid = client.create_experiment("e")
+    run_ids = [client.create_run(eid).info.run_id for _ in range(3)]
+    for index, run_id in enumerate(run_ids):
+        client.log_batch(run_id, params=[Param("long", "x" * 600 + str(index))], tags=[RunTag("t", "ß")])
+
+    def unit(conn):
+        raw = conn.connection.driver_connection
+        before = raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000)  # one value fits, the three together do not
+        try:
+            internal = conn.execute(select(runs.c.id).where(runs.c.run_uuid.in_(run_ids))).scalars().all()
+            return load_frame_columns(conn, sorted(internal))
+        finally:
+            raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, before)
+
+    columns = client.store.read(unit)
+    assert columns.params["long"] == ["x" * 600 + str(i) for i in range(3)]
+    assert columns.tags["t"] == ["ß"] * 3
