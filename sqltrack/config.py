@@ -114,6 +114,21 @@ def pool_settings() -> PoolSettings:
                         timeout=_env_number(ENV_POOL_TIMEOUT, default.timeout, float, minimum=0))
 
 
+#: SQLite page cache per connection, in MiB (SQLite's own default is 2 MiB).
+ENV_SQLITE_CACHE_MB = "SQLTRACK_SQLITE_CACHE_MB"
+SQLITE_CACHE_MB = 64
+
+
+def sqlite_cache_mb() -> int:
+    """Page cache per SQLite connection in MiB (``SQLTRACK_SQLITE_CACHE_MB``, default 64).
+
+    Pages are cached only once read, so a logging process stays small; a process that searches
+    a large store again and again reads it from memory instead of through the OS (a selective
+    search of 100,000 runs: ≈ 34 → 20 ms on the benchmark machine).
+    """
+    return _env_number(ENV_SQLITE_CACHE_MB, SQLITE_CACHE_MB, int, minimum=0)
+
+
 def _env_number(name: str, default, kind, minimum):
     text = os.environ.get(name, "").strip()
     if not text:

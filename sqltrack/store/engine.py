@@ -105,11 +105,16 @@ def _forget_pool_after_fork(engine: Engine) -> None:
 
 
 def _install_sqlite_events(engine: Engine, read_only: bool) -> None:
+    from ..config import sqlite_cache_mb
+
+    cache_kib = sqlite_cache_mb() * 1024
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA cache_size = -{cache_kib}")  # negative: KiB, not pages
         cur.execute("PRAGMA foreign_keys = ON")
         if not read_only:
             cur.execute("PRAGMA synchronous = NORMAL")

@@ -29,6 +29,26 @@ def test_pool_settings_default_and_from_the_environment(monkeypatch):
         pool_settings()
 
 
+@pytest.mark.parametrize("setting, kib", [(None, 64 * 1024), ("8", 8 * 1024), ("0", 0)])
+def test_sqlite_connections_get_the_page_cache_setting(tmp_path, monkeypatch, setting, kib):
+    """SQLite's own 2 MiB cache makes repeated searches of a large store read it from the OS again."""
+    monkeypatch.delenv("SQLTRACK_SQLITE_CACHE_MB", raising=False)
+    if setting is not None:
+        monkeypatch.setenv("SQLTRACK_SQLITE_CACHE_MB", setting)
+    engine = make_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -kib
+    finally:
+        engine.dispose()
+
+
+def test_a_bad_page_cache_setting_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("SQLTRACK_SQLITE_CACHE_MB", "lots")
+    with pytest.raises(InvalidParameter, match="SQLTRACK_SQLITE_CACHE_MB='lots' is not valid"):
+        make_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+
+
 @pytest.mark.servers_only
 def test_server_engines_use_the_pool_settings(store_url, monkeypatch):
     monkeypatch.setenv("SQLTRACK_POOL_SIZE", "3")
