@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import sys
 from pathlib import Path
 
 
+@functools.cache
 def _user() -> str:
     try:
         return getpass.getuser()

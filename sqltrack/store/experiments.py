@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..entities import Experiment, LifecycleStage
@@ -88,8 +88,11 @@ def set_experiment_tag(store, experiment_id: str | int, key: str, value: str) ->
     store.write(unit)
 
 
+_SELECT_EXPERIMENT = select(experiments).where(experiments.c.experiment_id == bindparam("eid"))
+
+
 def _require(conn: Connection, eid: int) -> Row:
-    row = conn.execute(select(experiments).where(experiments.c.experiment_id == eid)).first()
+    row = conn.execute(_SELECT_EXPERIMENT, {"eid": eid}).first()
     if row is None:
         raise ExperimentNotFound(f"No experiment with id {eid!r} in this store; "
                                  "'sqltrack experiments list' shows the ones there are.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, delete, func, insert, select, update
 
 from ..entities import RUN_STATUSES, LifecycleStage
 from ..errors import InvalidParameter, RunNotFound
@@ -49,7 +49,7 @@ def create_run(store, experiment_id: str | int, *, run_name: str | None, user_id
         exp = require_experiment(conn, eid)
         if exp.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidParameter(f"Experiment {exp.name!r} (id {eid}) is deleted; restore it before logging to it.")
-        result = conn.execute(insert(runs).values(
+        result = conn.execute(_INSERT_RUN, dict(
             run_uuid=new_uuid, experiment_id=eid, name=run_name, user_id=user_id, status=status,
             start_time=start, end_time=None, lifecycle_stage=LifecycleStage.ACTIVE,
             artifact_uri=f"runs:/{new_uuid}", source_type="LOCAL", last_activity_time=start))
@@ -83,12 +83,17 @@ def update_run(store, run_id: str, *, status: str | None = None, end_time: int |
     store.write(unit)
 
 
+# Built once: statements made per call cost SQLAlchemy a cache-key walk each time (every run
+# is created and ended through these).
+_INSERT_RUN = insert(runs)
+_SET_STATUS = (update(runs).where(runs.c.id == bindparam("rid"))
+               .values(status=bindparam("status"), last_activity_time=bindparam("now"),
+                       end_time=func.coalesce(bindparam("end", type_=BigInteger()), runs.c.end_time)))
+
+
 def set_status(conn: Connection, rid: int, status: str, end_time: int | None, now: int) -> None:
-    """Set a run's status and end time inside the caller's transaction (the status is checked by the caller)."""
-    values = {"status": status, "last_activity_time": now}
-    if end_time is not None:
-        values["end_time"] = end_time
-    conn.execute(update(runs).where(runs.c.id == rid).values(**values))
+    """Set a run's status and end time (kept when None) inside the caller's transaction."""
+    conn.execute(_SET_STATUS, {"rid": rid, "status": status, "now": now, "end": end_time})
 
 
 def set_run_lifecycle(store, run_id: str, stage: str) -> None:
