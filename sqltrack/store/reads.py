@@ -300,9 +300,10 @@ def metric_history(store, run_id: str, key: str) -> list[Metric]:
 
 _HISTORY_SQL = ("SELECT step, timestamp, value, kind FROM metrics WHERE run_id = ? AND key_id = ? "
                 "ORDER BY step, timestamp")
-# The same rows already in Metric's field order (key, value, timestamp, step), for histories
-# without NaN/±inf/-0.0 (kind is in the primary key, so the check reads no table rows).
-_PLAIN_HISTORY_SQL = ("SELECT ?, value, timestamp, step FROM metrics WHERE run_id = ? AND key_id = ? "
+# The same rows without the kind, for histories without NaN/±inf/-0.0 (kind is in the
+# primary key, so the check reads no table rows). The key is not selected: the driver would
+# make a new string for every row (a third of the fetch).
+_PLAIN_HISTORY_SQL = ("SELECT value, timestamp, step FROM metrics WHERE run_id = ? AND key_id = ? "
                       "ORDER BY step, timestamp")
 _HAS_SPECIAL_SQL = "SELECT EXISTS (SELECT 1 FROM metrics WHERE run_id = ? AND key_id = ? AND kind != 0)"
 _METRIC_IS_TUPLE = issubclass(Metric, tuple) and Metric._fields == ("key", "value", "timestamp", "step")
@@ -312,8 +313,9 @@ def history_points(conn: Connection, rid: int, kid: int, key: str) -> list[Metri
     """The points of one metric as Metric objects (the primary key's order: no sort step).
 
     On SQLite the rows come straight from the driver's cursor. When no point of the metric
-    is NaN, ±inf or -0.0 (the usual case), the driver returns them in Metric's field order
-    and each row becomes a Metric in C (``tuple.__new__``); otherwise values are decoded.
+    is NaN, ±inf or -0.0 (the usual case), the columns are zipped with the key into tuples in
+    Metric's field order and each becomes a Metric in C (``tuple.__new__``); otherwise values
+    are decoded.
     """
     if conn.dialect.name != "sqlite":
         m = metrics.c
@@ -330,8 +332,11 @@ def history_points(conn: Connection, rid: int, kid: int, key: str) -> list[Metri
 
 def _sqlite_history(cursor, rid: int, kid: int, key: str) -> list[Metric]:
     if _METRIC_IS_TUPLE and not cursor.execute(_HAS_SPECIAL_SQL, (rid, kid)).fetchone()[0]:
-        rows = cursor.execute(_PLAIN_HISTORY_SQL, (key, rid, kid)).fetchall()
-        return list(map(tuple.__new__, repeat(Metric), rows))
+        rows = cursor.execute(_PLAIN_HISTORY_SQL, (rid, kid)).fetchall()
+        if not rows:
+            return []
+        values, stamps, steps = zip(*rows, strict=True)
+        return list(map(tuple.__new__, repeat(Metric), zip(repeat(key), values, stamps, steps, strict=False)))
     return _decoded(cursor.execute(_HISTORY_SQL, (rid, kid)).fetchall(), key)
 
 
