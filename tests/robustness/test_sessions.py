@@ -22,7 +22,9 @@ def _logging_script(body: str, *, with_block: bool = False) -> str:
     """A script that starts a run, logs POINTS pending points, prints the run id, then runs ``body``."""
     start = "with mlflow.start_run() as run:" if with_block else "if True:\n    run = mlflow.start_run()"
     indented = textwrap.indent(textwrap.dedent(body).strip(), "    ")
-    return (f"import os, signal, sys, time, threading\nimport sqltrack as mlflow\n{start}\n"
+    # A child that hangs dumps every thread's stack to stderr and exits, well before the tests' timeouts.
+    return ("import faulthandler\nfaulthandler.dump_traceback_later(90, exit=True)\n"
+            f"import os, signal, sys, time, threading\nimport sqltrack as mlflow\n{start}\n"
             f"    {HOLD_BUFFER}"
             f"    for i in range({POINTS}):\n        mlflow.log_metric('m', i, step=i)\n"
             f"    assert mlflow.get_client()._buffer.pending_count() >= {POINTS}\n"
@@ -96,8 +98,9 @@ def test_real_ctrl_c_marks_killed(store_path):
     proc = start_script(_logging_script("while True:\n    time.sleep(0.01)"), store_path)
     run_id = proc.stdout.readline().strip()
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0
+    assert "Timeout" not in err, err  # faulthandler's dump of a hung exit
     _ended(store_path, run_id, "KILLED")
 
 
@@ -107,8 +110,8 @@ def test_sigterm_flushes_marks_killed_and_still_dies_of_sigterm(store_path, with
     proc = start_script(_logging_script("while True:\n    time.sleep(0.01)", with_block=with_block), store_path)
     run_id = proc.stdout.readline().strip()
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=120)
-    assert proc.returncode == -signal.SIGTERM  # the scheduler sees the usual death by SIGTERM
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGTERM, err  # the scheduler sees the usual death by SIGTERM
     _ended(store_path, run_id, "KILLED")
 
 
