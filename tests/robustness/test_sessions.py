@@ -24,7 +24,11 @@ def _logging_script(body: str, *, with_block: bool = False) -> str:
     start = "with mlflow.start_run() as run:" if with_block else "if True:\n    run = mlflow.start_run()"
     indented = textwrap.indent(textwrap.dedent(body).strip(), "    ")
     # A child that hangs dumps every thread's stack to stderr and exits, well before the tests' timeouts.
+    # Ctrl-C as in a terminal: a child inherits SIGINT's disposition and mask from the pytest worker,
+    # which in loaded full-suite runs left SIGINT without effect in the child (cause not found yet).
     return ("import faulthandler\nfaulthandler.dump_traceback_later(90, exit=True)\n"
+            "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
             f"import os, signal, sys, time, threading\nimport sqltrack as mlflow\n{start}\n"
             f"    {HOLD_BUFFER}"
             f"    for i in range({POINTS}):\n        mlflow.log_metric('m', i, step=i)\n"
