@@ -123,8 +123,7 @@ def sqlite_cache_mb() -> int:
     """Page cache per SQLite connection in MiB (``SQLTRACK_SQLITE_CACHE_MB``, default 64).
 
     Pages are cached only once read, so a logging process stays small; a process that searches
-    a large store again and again reads it from memory instead of through the OS (a selective
-    search of 100,000 runs: ≈ 34 → 20 ms on the benchmark machine).
+    a large store again and again reads it from memory instead of through the OS.
     """
     return _env_number(ENV_SQLITE_CACHE_MB, SQLITE_CACHE_MB, int, minimum=0)
 

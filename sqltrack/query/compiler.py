@@ -85,10 +85,9 @@ class FilterCompiler:
         if not drive or not self.rules.adaptive_driver:
             return and_(*(self.node(item, drive) for item in node.items))
         items = _flatten(node)
-        leaves = [self.leaf(item) for item in items if not isinstance(item, (ast.Or, ast.Not))]
-        candidates = sorted((s for s in leaves if s.can_drive), key=lambda s: s.rank)[:MAX_DRIVER_CANDIDATES]
+        candidates = self.driver_candidates(items)
         if not candidates:
-            first_or = next((i for i in items if isinstance(i, ast.Or)), None)
+            first_or = _first_or(items)
             return and_(*(self.node(item, drive=item is first_or) for item in items))
         parts = [self.node(item, drive=False) for item in items]
         if len(candidates) == 1:
@@ -105,17 +104,21 @@ class FilterCompiler:
             return None
         if isinstance(node, ast.Or):
             counts = [self.estimate(item) for item in node.items]
-            return None if any(c is None for c in counts) else _sum(counts)
+            return None if any(c is None for c in counts) else sum(counts[1:], counts[0])
         if isinstance(node, ast.And):
             items = _flatten(node)
-            leaves = [self.leaf(item) for item in items if not isinstance(item, (ast.Or, ast.Not))]
-            candidates = sorted((s for s in leaves if s.can_drive), key=lambda s: s.rank)[:MAX_DRIVER_CANDIDATES]
+            candidates = self.driver_candidates(items)
             if not candidates:
-                return self.estimate(next((i for i in items if isinstance(i, ast.Or)), None))
+                return self.estimate(_first_or(items))  # the OR that drives, as in conjunction()
             counts = [_capped_count(c) for c in candidates]
             return counts[0] if len(counts) == 1 else func.min(*counts)
         shape = self.leaf(node)
-        return _capped_count(shape) if shape.can_drive and shape.fixed is None and not shape.negate else None
+        return _capped_count(shape) if shape.can_drive else None
+
+    def driver_candidates(self, items: list[ast.Node]) -> list[LeafShape]:
+        """The clauses of an AND that may drive it, most promising first."""
+        leaves = [self.leaf(item) for item in items if not isinstance(item, (ast.Or, ast.Not))]
+        return sorted((s for s in leaves if s.can_drive), key=lambda s: s.rank)[:MAX_DRIVER_CANDIDATES]
 
     def adaptive_driver(self, candidates: list[LeafShape]) -> ColumnElement:
         """``id IN (<rows of the candidate with the fewest matches>)``, chosen when the query runs."""
@@ -284,11 +287,8 @@ def _capped_count(shape: LeafShape) -> ColumnElement:
     return select(func.count()).select_from(shape.estimate.limit(DRIVER_PROBE_CAP).subquery()).scalar_subquery()
 
 
-def _sum(terms: list[ColumnElement]) -> ColumnElement:
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
+def _first_or(items: list[ast.Node]) -> ast.Or | None:
+    return next((item for item in items if isinstance(item, ast.Or)), None)
 
 
 def _flatten(node: ast.And) -> list[ast.Node]:

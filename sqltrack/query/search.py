@@ -76,12 +76,12 @@ def compile_run_search(filter_string: str | None, order_by: list[str] | None,
     def statement(scope: ColumnElement, condition: ColumnElement) -> Select:
         return ordering.apply(select(schema.runs.c.id).where(scope & condition), schema.runs)
 
-    scope = run_scope(experiment_ids, view_type)
-    plain = statement(scope, compiler.compile(tree))
+    scope, condition = run_scope(experiment_ids, view_type), compiler.compile(tree)
+    plain = statement(scope, condition)
     estimate = compiler.estimate(tree) if rules.adaptive_driver else None
     if estimate is None:
         return RunSearch(plain)
-    driven = statement(run_scope(experiment_ids, view_type, unindexed=True), compiler.compile(tree))
+    driven = statement(run_scope(experiment_ids, view_type, unindexed=True), condition)
     walks = not terms and len(experiment_ids) == 1 and ViewType(view_type) != ViewType.ALL
     walked = statement(scope, compiler.node(tree, drive=False)) if walks else None
     return RunSearch(plain, select(estimate), driven, walked)

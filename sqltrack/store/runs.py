@@ -17,6 +17,13 @@ from .validation import validate_key
 
 RUN_NAME_TAG = "mlflow.runName"
 
+# Built once: statements made per call cost SQLAlchemy a cache-key walk each time (every run
+# is created and ended through these).
+_INSERT_RUN = insert(runs)
+_SET_STATUS = (update(runs).where(runs.c.id == bindparam("rid"))
+               .values(status=bindparam("status"), last_activity_time=bindparam("now"),
+                       end_time=func.coalesce(bindparam("end", type_=BigInteger()), runs.c.end_time)))
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -81,14 +88,6 @@ def update_run(store, run_id: str, *, status: str | None = None, end_time: int |
             write_tags(store, conn, rid, {RUN_NAME_TAG: run_name})
 
     store.write(unit)
-
-
-# Built once: statements made per call cost SQLAlchemy a cache-key walk each time (every run
-# is created and ended through these).
-_INSERT_RUN = insert(runs)
-_SET_STATUS = (update(runs).where(runs.c.id == bindparam("rid"))
-               .values(status=bindparam("status"), last_activity_time=bindparam("now"),
-                       end_time=func.coalesce(bindparam("end", type_=BigInteger()), runs.c.end_time)))
 
 
 def set_status(conn: Connection, rid: int, status: str, end_time: int | None, now: int) -> None:
