@@ -36,7 +36,7 @@ from sqlalchemy.ext.compiler import compiles
 from .values import MAX_FLOAT
 
 #: The Alembic revision that this code's tables correspond to.
-SCHEMA_REVISION = "0002_server_key_limits"
+SCHEMA_REVISION = "0003_search_read_paths"
 
 metadata = MetaData()
 
@@ -206,6 +206,8 @@ params = Table(
     Column("value", LongText, nullable=False),
     # the value as a number when it parses as one: numeric comparison of params
     Column("value_num", Double),
+    # SQLite: rows live in (run_id, key_id) order, so a run's params are one B-tree range
+    sqlite_with_rowid=False,
 )
 _value_indexes(params)
 Index("ix_params_key_num", params.c.key_id, params.c.value_num)
@@ -253,7 +255,8 @@ latest_metrics = Table(
     Column("nan_count", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
-Index("ix_latest_metrics_key_value", latest_metrics.c.key_id, latest_metrics.c.value)
+# with kind: `metrics.m > x` (finite values only) is answered from the index alone
+Index("ix_latest_metrics_key_value_kind", latest_metrics.c.key_id, latest_metrics.c.value, latest_metrics.c.kind)
 Index("ix_latest_metrics_key_min", latest_metrics.c.key_id, latest_metrics.c.min_value)
 Index("ix_latest_metrics_key_max", latest_metrics.c.key_id, latest_metrics.c.max_value)
 

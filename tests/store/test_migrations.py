@@ -7,12 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from sqltrack import Client
 from sqltrack.errors import SchemaVersionError
 from sqltrack.store import schema
-from sqltrack.store.alembic_config import head_revision, run_upgrade
+from sqltrack.store.alembic_config import head_revision, make_config, run_upgrade
 
 FIXTURES = Path(__file__).parent / "fixtures" / "migrations"
 
@@ -24,7 +25,8 @@ def _shape(url: str) -> dict:
     for table in insp.get_table_names():
         columns = tuple((c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table))
         indexes = tuple(sorted((i["name"], tuple(i["column_names"])) for i in insp.get_indexes(table)))
-        shape[table] = (columns, indexes, tuple(insp.get_pk_constraint(table)["constrained_columns"]))
+        options = insp.get_table_options(table)  # SQLite: sqlite_with_rowid=False for WITHOUT ROWID tables
+        shape[table] = (columns, indexes, tuple(insp.get_pk_constraint(table)["constrained_columns"]), options)
     shape["views"] = tuple(sorted(insp.get_view_names()))
     engine.dispose()
     return shape
@@ -64,6 +66,69 @@ def test_every_fixture_revision_upgrades_and_stays_usable(tmp_path, fixture):
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
     if fixture.stem != head_revision():
         assert list(tmp_path.glob(f"{fixture.name}.backup-{fixture.stem}-*")), "an upgrade keeps a backup copy"
+
+
+def _rows(path: Path, sql: str) -> list[tuple]:
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.exec_driver_sql(sql)]
+    engine.dispose()
+    return rows
+
+
+def _upgrade_file(path: Path, revision: str = "head") -> None:
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        run_upgrade(conn, revision)
+    engine.dispose()
+
+
+def test_0003_keeps_every_param_and_stores_them_by_key(tmp_path):
+    """0003 rebuilds SQLite's params WITHOUT ROWID and indexes latest metrics with their kind."""
+    path = tmp_path / "store.db"
+    shutil.copy(FIXTURES / "0002_server_key_limits.db", path)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # more params than the fixture's, with numbers and long values
+        conn.exec_driver_sql("INSERT INTO key_names (name) VALUES ('lr'), ('note')")
+        conn.exec_driver_sql(
+            "INSERT INTO params (run_id, key_id, value, value_num) SELECT r.id, k.id, "
+            "CASE k.name WHEN 'lr' THEN '0.' || r.id ELSE printf('%.3000c', 'x') END, "
+            "CASE k.name WHEN 'lr' THEN CAST('0.' || r.id AS REAL) END "
+            "FROM runs r, key_names k WHERE k.name IN ('lr', 'note')")
+    engine.dispose()
+    query = "SELECT run_id, key_id, value, value_num FROM params ORDER BY run_id, key_id"
+    before = _rows(path, query)
+    assert len(before) == 9
+
+    _upgrade_file(path)
+    assert _rows(path, query) == before
+    options = _rows(path, "SELECT sql FROM sqlite_master WHERE name = 'params'")[0][0]
+    assert options.rstrip().endswith("WITHOUT ROWID")
+    indexes = dict(_rows(path, "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'latest_metrics' "
+                               "AND type = 'index' AND sql IS NOT NULL"))
+    assert "ix_latest_metrics_key_value" not in indexes
+    assert "(key_id, value, kind)" in indexes["ix_latest_metrics_key_value_kind"]
+    assert _rows(path, "SELECT count(*) FROM params_view") == [(9,)], "the views still read params"
+    client = Client(path, artifact_root=tmp_path / "artifacts")
+    [experiment] = [e for e in client.search_experiments() if e.name == "fixture"]
+    found = client.search_runs([experiment.experiment_id], "params.lr > 0.1 AND params.note LIKE 'xxx%'")
+    assert sorted(r.data.params["index"] for r in found) == ["1", "2"]
+    client.close()
+
+
+def test_0003_downgrades_to_the_rowid_table(tmp_path):
+    path = tmp_path / "store.db"
+    shutil.copy(FIXTURES / "0002_server_key_limits.db", path)
+    query = "SELECT run_id, key_id, value, value_num FROM params ORDER BY run_id, key_id"
+    before = _rows(path, query)
+    _upgrade_file(path)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.downgrade(make_config(conn), "0002_server_key_limits")
+    engine.dispose()
+    assert _rows(path, query) == before
+    assert not _rows(path, "SELECT sql FROM sqlite_master WHERE name = 'params'")[0][0].rstrip().endswith("ROWID")
+    assert _shape(f"sqlite:///{path}") == _shape(f"sqlite:///{FIXTURES / '0002_server_key_limits.db'}")
 
 
 def test_store_from_a_newer_sqltrack_is_refused(store_path):
