@@ -22,6 +22,8 @@ so there (``adaptive_driver``) an AND with several keyed clauses gets every clau
 probe plus ONE driver chosen at run time: each candidate's matching rows are counted up
 to ``DRIVER_PROBE_CAP`` in scalar subqueries, and a ``LIMIT CASE ... THEN -1 ELSE 0``
 switches on only the branch of the smallest one (SQLite evaluates a LIMIT before its loop).
+A run search's top-level AND is chosen in Python instead (``query.search.RunSearch``): the
+counts are read first, and the winner leads without its own probe (``driven_by``).
 """
 
 from __future__ import annotations
@@ -84,15 +86,25 @@ class FilterCompiler:
         """AND: on SQLite, probes for every keyed clause plus one adaptive driver."""
         if not drive or not self.rules.adaptive_driver:
             return and_(*(self.node(item, drive) for item in node.items))
-        items = _flatten(node)
+        items = flatten_and(node)
         candidates = self.driver_candidates(items)
         if not candidates:
             first_or = _first_or(items)
             return and_(*(self.node(item, drive=item is first_or) for item in items))
         parts = [self.node(item, drive=False) for item in items]
         if len(candidates) == 1:
-            return and_(candidates[0].driver(), *parts)
-        return and_(self.adaptive_driver(candidates), *parts)
+            return and_(candidates[0][1].driver(), *parts)
+        return and_(self.adaptive_driver([shape for _, shape in candidates]), *parts)
+
+    def driven_by(self, node: ast.And, choice: int) -> ColumnElement:
+        """AND with its ``choice``-th driver candidate as the driver, and no probe of that clause.
+
+        The driver's rows are exactly the runs its probe would accept, so the probe is left
+        out: one B-tree search fewer for every driving row (SQLite; ``RunSearch.choose``).
+        """
+        items = flatten_and(node)
+        chosen, shape = self.driver_candidates(items)[choice]
+        return and_(shape.driver(), *(self.node(item, drive=False) for item in items if item is not chosen))
 
     def estimate(self, node: ast.Node | None) -> ColumnElement | None:
         """Rows of the clauses that would drive the search, counted up to ``DRIVER_PROBE_CAP`` each.
@@ -106,19 +118,22 @@ class FilterCompiler:
             counts = [self.estimate(item) for item in node.items]
             return None if any(c is None for c in counts) else sum(counts[1:], counts[0])
         if isinstance(node, ast.And):
-            items = _flatten(node)
-            candidates = self.driver_candidates(items)
-            if not candidates:
+            items = flatten_and(node)
+            counts = self.candidate_counts(items)
+            if not counts:
                 return self.estimate(_first_or(items))  # the OR that drives, as in conjunction()
-            counts = [_capped_count(c) for c in candidates]
             return counts[0] if len(counts) == 1 else func.min(*counts)
         shape = self.leaf(node)
         return _capped_count(shape) if shape.can_drive else None
 
-    def driver_candidates(self, items: list[ast.Node]) -> list[LeafShape]:
-        """The clauses of an AND that may drive it, most promising first."""
-        leaves = [self.leaf(item) for item in items if not isinstance(item, (ast.Or, ast.Not))]
-        return sorted((s for s in leaves if s.can_drive), key=lambda s: s.rank)[:MAX_DRIVER_CANDIDATES]
+    def candidate_counts(self, items: list[ast.Node]) -> list[ColumnElement]:
+        """The capped row count of each driver candidate of an AND's terms, in candidate order."""
+        return [_capped_count(shape) for _, shape in self.driver_candidates(items)]
+
+    def driver_candidates(self, items: list[ast.Node]) -> list[tuple[ast.Node, LeafShape]]:
+        """The clauses of an AND that may drive it, with their shapes, most promising first."""
+        leaves = [(item, self.leaf(item)) for item in items if not isinstance(item, (ast.Or, ast.Not))]
+        return sorted(((i, s) for i, s in leaves if s.can_drive), key=lambda pair: pair[1].rank)[:MAX_DRIVER_CANDIDATES]
 
     def adaptive_driver(self, candidates: list[LeafShape]) -> ColumnElement:
         """``id IN (<rows of the candidate with the fewest matches>)``, chosen when the query runs."""
@@ -291,11 +306,11 @@ def _first_or(items: list[ast.Node]) -> ast.Or | None:
     return next((item for item in items if isinstance(item, ast.Or)), None)
 
 
-def _flatten(node: ast.And) -> list[ast.Node]:
+def flatten_and(node: ast.And) -> list[ast.Node]:
     """The terms of nested ANDs, in order."""
     items = []
     for item in node.items:
-        items.extend(_flatten(item) if isinstance(item, ast.And) else [item])
+        items.extend(flatten_and(item) if isinstance(item, ast.And) else [item])
     return items
 
 

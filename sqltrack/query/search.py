@@ -6,13 +6,15 @@ rows its driving clauses match (one index read, well under a millisecond):
 
 * **driven** (the clauses match fewer than ``DRIVER_PROBE_CAP`` rows): the scope is written
   with SQLite's unary ``+`` so its index is not used, and the matching ids lead; otherwise
-  SQLite walks every run of the experiment and probes the id list for each;
+  SQLite walks every run of the experiment and probes the id list for each. For an AND, each
+  candidate clause is counted and the one with the fewest rows leads, without a probe of its
+  own (one plan per candidate);
 * **walked** (many rows match, and the order is the scope index's own, ``start_time DESC``
   within one experiment and stage): every clause is a correlated probe and SQLite walks the
   index backwards, stopping at the limit, instead of first materializing every matching id;
 * otherwise the plain statement, the only one on PostgreSQL and MySQL.
 
-All three give the same rows in the same order (tests/query run every corpus case through each).
+All of them give the same rows in the same order (tests/query run every corpus case through each).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from ..entities import LifecycleStage, ViewType
 from ..store import schema
-from .compiler import DRIVER_PROBE_CAP, FilterCompiler
+from . import ast
+from .compiler import DRIVER_PROBE_CAP, FilterCompiler, flatten_and
 from .dialects import dialect_rules
 from .order import attribute, build_ordering
 from .parse import parse_filter, parse_order_by
@@ -37,24 +40,30 @@ RUN_TIE_BREAKS = [(attribute("start_time"), True), (attribute("run_id"), False)]
 
 @dataclass(frozen=True)
 class RunSearch:
-    """A compiled run search: the portable statement and, on SQLite, the plans to choose from."""
+    """A compiled run search: the portable statement and, on SQLite, the plans to choose from.
+
+    ``estimate`` selects one capped count per driver candidate, and ``driven`` holds one plan
+    per candidate (that candidate leads, without its own probe).
+    """
 
     statement: Select
     estimate: Select | None = None
-    driven: Select | None = None
+    driven: tuple[Select, ...] = ()
     walked: Select | None = None
 
     def choose(self, conn: Connection) -> Select:
         """The statement to run now (one capped count on SQLite when the filter has a driving clause)."""
         if self.estimate is None:
             return self.statement
-        if conn.execute(self.estimate).scalar() < DRIVER_PROBE_CAP:
-            return self.driven
+        counts = list(conn.execute(self.estimate).one())
+        smallest = min(counts)
+        if smallest < DRIVER_PROBE_CAP:
+            return self.driven[counts.index(smallest)]
         return self.walked if self.walked is not None else self.statement
 
     def plans(self) -> list[Select]:
         """Every statement this search may run (for tests: they must agree)."""
-        return [s for s in (self.statement, self.driven, self.walked) if s is not None]
+        return [s for s in (self.statement, *self.driven, self.walked) if s is not None]
 
 
 def build_run_search(filter_string: str | None, order_by: list[str] | None,
@@ -81,10 +90,16 @@ def compile_run_search(filter_string: str | None, order_by: list[str] | None,
     estimate = compiler.estimate(tree) if rules.adaptive_driver else None
     if estimate is None:
         return RunSearch(plain)
-    driven = statement(run_scope(experiment_ids, view_type, unindexed=True), condition)
+    unindexed = run_scope(experiment_ids, view_type, unindexed=True)
+    counts = compiler.candidate_counts(flatten_and(tree)) if isinstance(tree, ast.And) else []
+    if counts:
+        estimate = select(*(count.label(f"c{i}") for i, count in enumerate(counts)))
+        driven = tuple(statement(unindexed, compiler.driven_by(tree, i)) for i in range(len(counts)))
+    else:
+        estimate, driven = select(estimate), (statement(unindexed, condition),)
     walks = not terms and len(experiment_ids) == 1 and ViewType(view_type) != ViewType.ALL
     walked = statement(scope, compiler.node(tree, drive=False)) if walks else None
-    return RunSearch(plain, select(estimate), driven, walked)
+    return RunSearch(plain, estimate, driven, walked)
 
 
 def run_scope(experiment_ids: list[int], view_type: ViewType, unindexed: bool = False) -> ColumnElement:

@@ -7,6 +7,8 @@ walk the scope index and stop at the limit, and every plan must select the same 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -56,9 +58,37 @@ def test_a_rare_clause_leads_the_search(big_store):
     search = compile_run_search("params.kind = 'rare'", [], [1], ViewType.ACTIVE_ONLY, "sqlite")
     with engine.connect() as conn:
         chosen = search.choose(conn)
-        assert chosen is search.driven
+        assert chosen in search.driven
         assert "ix_runs_experiment_start" not in _plan_text(conn, chosen, 10)
         assert _run(conn, chosen, runs, 10) == _expected(runs, lambda r: r.params["kind"] == "rare")
+
+
+@pytest.mark.parametrize("filter_string, leading, probed", [
+    ("params.kind = 'common' AND metrics.m > 0.995", "latest_metrics", "params"),
+    ("metrics.m > 0.1 AND params.kind = 'rare'", "params", "latest_metrics"),
+])
+def test_the_and_clause_with_fewest_rows_leads_without_its_own_probe(big_store, filter_string, leading, probed):
+    engine, runs = big_store
+    search = compile_run_search(filter_string, [], [1], ViewType.ACTIVE_ONLY, "sqlite")
+    assert len(search.driven) == 2
+    with engine.connect() as conn:
+        chosen = search.choose(conn)
+        assert chosen in search.driven
+        sql = str(chosen.compile(conn))
+        assert sql.count("EXISTS") == 1, "only the clause that does not lead is probed"
+        assert re.search(rf"EXISTS \(SELECT \w+\.run_id\s+FROM {probed} ", sql)
+        assert re.search(rf"runs\.id IN \(SELECT \w+\.run_id\s+FROM {leading} ", sql)
+        plan = _plan_text(conn, chosen, 10)
+        assert "ix_runs_experiment_start" not in plan
+        expected = _expected(runs, lambda r: _matches(filter_string, r))
+        assert expected and _run(conn, chosen, runs, 10) == expected
+
+
+def _matches(filter_string: str, run: RunSpec) -> bool:
+    value = run.metrics["m"][0][2]
+    if "'rare'" in filter_string:
+        return run.params["kind"] == "rare" and value > 0.1
+    return run.params["kind"] == "common" and value > 0.995
 
 
 def test_a_common_clause_walks_the_scope_index_in_order(big_store):
