@@ -23,21 +23,17 @@ class Mount:
         self.ballast = path / "ballast.bin"
 
     def fill(self) -> None:
-        """Write a ballast file until the filesystem is full (ENOSPC)."""
-        with open(self.ballast, "ab") as out:
-            try:
-                while True:
-                    out.write(b"\0" * 65536)
-                    out.flush()
-            except OSError:
-                pass
-        try:  # the last partial chunk, byte by byte, so that not even a page is left
-            with open(self.ballast, "ab") as out:
-                while True:
-                    out.write(b"\0")
-                    out.flush()
-        except OSError:
-            pass
+        """Write a ballast file until the filesystem is full (ENOSPC), to the last byte.
+
+        Unbuffered: a buffered file would retry its unwritten tail when closed and raise there.
+        """
+        with open(self.ballast, "ab", buffering=0) as out:
+            for chunk in (b"\0" * 65536, b"\0"):
+                try:
+                    while out.write(chunk):
+                        pass
+                except OSError:
+                    pass
 
     def free(self) -> None:
         self.ballast.unlink(missing_ok=True)
