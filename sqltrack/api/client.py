@@ -171,10 +171,11 @@ class Client:
     def _write_pending(self, run_id: str, points: list, params: dict, tags: dict) -> None:
         store, now = self._store, _now_ms()
         ending = self._ending.get(run_id)
+        prepared = batch.prepare_point_rows(store, run_id, points)  # outside the write lock
 
         def unit(conn) -> None:
             rid = runs.run_internal_id(store, conn, run_id)
-            batch.write_batch(store, conn, rid, run_id, points, params, tags, now)
+            batch.write_batch(store, conn, rid, run_id, points, params, tags, now, prepared, touch=ending is None)
             if ending is not None:
                 runs.set_status(conn, rid, ending[0], ending[1], now)
 

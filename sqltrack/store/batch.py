@@ -93,11 +93,18 @@ def prepare_tags(items: Mapping[str, object]) -> dict[str, str]:
 
 
 def write_batch(store, conn: Connection, rid: int, run_id: str, points: Sequence[Point],
-                params_: Mapping[str, str], tags_: Mapping[str, str], now: int) -> None:
-    """Write one run's batch inside the caller's transaction."""
+                params_: Mapping[str, str], tags_: Mapping[str, str], now: int,
+                prepared: "PointRows | None" = None, touch: bool = True) -> None:
+    """Write one run's batch inside the caller's transaction.
+
+    ``prepared``: the points' rows made before the transaction (``prepare_point_rows``);
+    ``touch=False`` when the caller updates the run's row anyway (ending it sets the activity time).
+    """
     write_params(store, conn, rid, run_id, params_)
     write_tags(store, conn, rid, tags_)
-    write_points(store, conn, rid, points)
+    write_points(store, conn, rid, points, prepared)
+    if not touch:
+        return
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("UPDATE runs SET last_activity_time = ? WHERE id = ?", (now, rid))
     else:
@@ -110,6 +117,11 @@ def write_batch(store, conn: Connection, rid: int, run_id: str, points: Sequence
 def _select_params_sql():
     return select(params.c.key_id, params.c.value).where(
         params.c.run_id == bindparam("rid"), params.c.key_id.in_(bindparam("kids", expanding=True)))
+
+
+@cache
+def _rename_run_sql():
+    return update(runs).where(runs.c.id == bindparam("b_rid")).values(name=bindparam("b_name"))
 
 
 @cache
@@ -169,10 +181,46 @@ def write_tags(store, conn: Connection, rid: int, items: Mapping[str, str]) -> N
         upsert_rows(conn, tags, [{"run_id": rid, "key_id": ids[k], "value": v} for k, v in items.items()],
                     update=["value"])
     if RUN_NAME_TAG in items:
-        conn.execute(update(runs).where(runs.c.id == rid).values(name=items[RUN_NAME_TAG][:250]))
+        conn.execute(_rename_run_sql(), {"b_rid": rid, "b_name": items[RUN_NAME_TAG][:250]})
 
 
-def write_points(store, conn: Connection, rid: int, points: Sequence[Point]) -> None:
+class PointRows(NamedTuple):
+    """A batch's metric rows and per-key summaries, ready to write into run ``rid``."""
+
+    rid: int
+    ordered: list[tuple]  # distinct rows in primary-key order
+    unique: list[tuple]  # the same rows in logging order
+    summaries: dict[int, "_Summary"]  # key id -> summary of this batch's points
+
+
+def point_rows(rid: int, ids: Mapping[str, int], points: Sequence[Point], native: bool) -> PointRows:
+    """The rows of ``points`` (key names mapped by ``ids``): deduplicated, sorted and summarised."""
+    encode = V.encode_metric
+    # finite non-zero values (the usual case) are stored as they are, with kind FINITE (0)
+    rows = [(rid, ids[k], s, t, v, 0) if v - v == 0.0 and v != 0.0 else (rid, ids[k], s, t) + encode(v, native)
+            for k, s, t, v in points]
+    unique = list(dict.fromkeys(rows))  # exact duplicates once, first occurrence first
+    ordered = sorted(unique)
+    return PointRows(rid, ordered, unique, _summaries(ordered, unique, native))
+
+
+def prepare_point_rows(store, run_id: str, points: Sequence[Point]) -> PointRows | None:
+    """``point_rows`` made before the write transaction, when the run's and every key's id are cached.
+
+    Only one process writes a SQLite file at a time: what is computed here, outside the
+    write lock, other processes' writes do not wait for. None when an id must be read
+    (or created) first; the transaction then makes the rows itself.
+    """
+    rid = store.cached_run_id(run_id)
+    if rid is None or not points:
+        return None
+    ids = {key: store.cached_key_id(key) for key in {p[0] for p in points}}
+    if None in ids.values():
+        return None
+    return point_rows(rid, ids, points, store.rules.native_inf)
+
+
+def write_points(store, conn: Connection, rid: int, points: Sequence[Point], prepared: PointRows | None = None) -> None:
     """Insert metric points (exact duplicates are ignored) and refresh latest_metrics.
 
     Rows are inserted in primary-key order (B-tree appends, not page splits all over), and
@@ -181,17 +229,12 @@ def write_points(store, conn: Connection, rid: int, points: Sequence[Point]) -> 
     if not points:
         return
     native = store.rules.native_inf
-    ids = key_ids(store, conn, {p[0] for p in points})
-    encode = V.encode_metric
-    # finite non-zero values (the usual case) are stored as they are, with kind FINITE (0)
-    rows = [(rid, ids[k], s, t, v, 0) if v - v == 0.0 and v != 0.0 else (rid, ids[k], s, t) + encode(v, native)
-            for k, s, t, v in points]
-    unique = list(dict.fromkeys(rows))  # exact duplicates once, first occurrence first
-    ordered = sorted(unique)
-    if _insert_points(conn, ordered) == len(ordered):
-        _merge_latest(conn, rid, _summaries(ordered, unique, native), native)
+    if prepared is None or prepared.rid != rid:
+        prepared = point_rows(rid, key_ids(store, conn, {p[0] for p in points}), points, native)
+    if _insert_points(conn, prepared.ordered) == len(prepared.ordered):
+        _merge_latest(conn, rid, prepared.summaries, native)
     else:  # some points were already stored: recount those keys from the history
-        _recompute_latest(conn, rid, unique, native)
+        _recompute_latest(conn, rid, prepared.unique, native)
 
 
 def _summaries(ordered: list[tuple], unique: list[tuple], native: bool) -> dict[int, "_Summary"]:

@@ -116,7 +116,8 @@ class Store:
         self.refuse_writes()
 
         def attempt() -> T:
-            with self._writers.hold(), self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
+            # the connection is checked out (and later returned) outside the writers' queue
+            with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, self._writers.hold():
                 with conn.begin():
                     conn.info["new_key_ids"] = {}
                     result = unit(conn)

@@ -209,3 +209,73 @@ def test_reads_leave_the_garbage_collector_as_they_found_it(client):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_point_rows_are_made_before_the_transaction_once_every_id_is_known(client):
+    """The rows a batch writes are computed outside the write lock when the run's and keys' ids are cached."""
+    from sqltrack.store.batch import Point, point_rows, prepare_point_rows
+
+    run_id = client.create_run("0").info.run_id
+    points = [Point("loss", s, 100 + s, 1.0 / (s + 1)) for s in range(5)] + [Point("acc", 0, 100, 0.5)]
+    assert prepare_point_rows(client.store, run_id, points) is None  # "loss" and "acc" have no ids yet
+    client.log_batch(run_id, metrics=[Metric("loss", 2.0, 90, 0), Metric("acc", 0.1, 90, 0)])
+    prepared = prepare_point_rows(client.store, run_id, points)
+    rid = client.store.cached_run_id(run_id)
+    ids = {k: client.store.cached_key_id(k) for k in ("loss", "acc")}
+    assert prepared is not None and prepared.rid == rid
+    assert prepared == point_rows(rid, ids, points, client.store.rules.native_inf)
+    assert [row[:2] for row in prepared.ordered] == sorted((rid, ids[p.key]) for p in points)
+
+
+def test_a_batch_prepared_for_another_run_is_not_written_into_this_one(client):
+    from sqltrack.store.batch import Point, prepare_point_rows, write_points
+
+    first, second = (client.create_run("0").info.run_id for _ in range(2))
+    client.log_batch(first, metrics=[Metric("m", 1.0, 1, 0)])
+    prepared = prepare_point_rows(client.store, first, [Point("m", 1, 2, 5.0)])
+    rid = client.store.cached_run_id(second)
+    client.store.write(lambda conn: write_points(client.store, conn, rid, [Point("m", 1, 2, 5.0)], prepared))
+    assert [m.value for m in client.get_metric_history(second, "m")] == [5.0]
+    assert [m.value for m in client.get_metric_history(first, "m")] == [1.0]
+
+
+@pytest.mark.sqlite_only
+def test_writers_check_their_connection_out_and_in_outside_the_writers_queue(client):
+    """Pool checkout and check-in are not done while holding the queue other processes wait on."""
+    import fcntl
+    import os
+
+    from sqlalchemy import event
+
+    seen = []
+    probe = os.open(f"{client.store.engine.url.database}-writer.lock", os.O_RDWR | os.O_CREAT)
+
+    def queue_is_free(*_args) -> None:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            seen.append("held")
+            return
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        seen.append("free")
+
+    event.listen(client.store.engine, "checkout", queue_is_free)
+    event.listen(client.store.engine, "checkin", queue_is_free)
+    try:
+        run_id = client.create_run("0").info.run_id
+        client.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+    finally:
+        os.close(probe)
+    assert seen and set(seen) == {"free"}, seen
+
+
+def test_ending_a_run_with_pending_values_stamps_its_last_activity_once(client):
+    """The final flush leaves the activity stamp to the status update of the same transaction."""
+    from sqltrack.store.schema import runs
+
+    run_id = client.create_run("0", start_time=1_000).info.run_id
+    client.log_metric(run_id, "m", 1.0, timestamp=5, step=0)
+    client.set_terminated(run_id, end_time=2_000)
+    stamp = client.store.read(lambda c: c.execute(select(runs.c.last_activity_time, runs.c.end_time)
+                                                  .where(runs.c.run_uuid == run_id)).one())
+    assert stamp.end_time == 2_000 and stamp.last_activity_time > 2_000  # now, in ms
