@@ -145,29 +145,15 @@ def raw_autocommit(folder: Path, runs: int) -> float:
 
 def _schema_rows(run: int, rid: int, kid: dict[str, int]) -> tuple[list, list, list, list]:
     """Run ``run``'s rows as sqltrack stores them: params, tags, metrics (key order) and latest_metrics."""
+    from sqltrack.store.bulk import latest_row
+
     params, tags, metrics = common.run_values(run)
     p_rows = [(rid, kid[k], v, float(v)) for k, v in params]
     t_rows = [(rid, kid[k], v) for k, v in tags]
     m_rows = sorted((rid, kid[k], s, t, v, 0) for k, v, t, s in metrics)
-    latest = []
-    for m in range(common.METRICS):
-        rows = [r for r in m_rows if r[1] == kid[f"m{m}"]]
-        values = [r[4] for r in rows]
-        last, first = rows[-1], rows[0]
-        latest.append((rid, last[1], last[2], last[3], last[4], 0, min(values), max(values),
-                       sum(values) / len(values), sum(values), first[4], 0, first[2], first[3], len(rows), 0))
+    latest = [latest_row(rid, kid[f"m{m}"], [r[2:] for r in m_rows if r[1] == kid[f"m{m}"]], True)
+              for m in range(common.METRICS)]
     return p_rows, t_rows, m_rows, latest
-
-
-_LATEST_UPSERT = ("INSERT INTO latest_metrics (run_id, key_id, step, timestamp, value, kind, min_value, max_value,"
-                  " avg_value, sum_value, first_value, first_kind, first_step, first_timestamp, count, nan_count)"
-                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key_id) DO UPDATE SET"
-                  " step = excluded.step, timestamp = excluded.timestamp, value = excluded.value,"
-                  " kind = excluded.kind, min_value = excluded.min_value, max_value = excluded.max_value,"
-                  " avg_value = excluded.avg_value, sum_value = excluded.sum_value,"
-                  " first_value = excluded.first_value, first_kind = excluded.first_kind,"
-                  " first_step = excluded.first_step, first_timestamp = excluded.first_timestamp,"
-                  " count = excluded.count, nan_count = excluded.nan_count")
 
 
 def raw_sqltrack_schema(folder: Path, runs: int) -> float:
@@ -179,6 +165,7 @@ def raw_sqltrack_schema(folder: Path, runs: int) -> float:
     The store is ``folder / "w2-raw-schema.db"``.
     """
     from sqltrack import Client
+    from sqltrack.store.batch import _UPSERT_LATEST_SQL
 
     path = folder / "w2-raw-schema.db"
     client = Client(path)
@@ -202,7 +189,7 @@ def raw_sqltrack_schema(folder: Path, runs: int) -> float:
         conn.executemany("INSERT OR IGNORE INTO metrics (run_id, key_id, step, timestamp, value, kind)"
                          " VALUES (?, ?, ?, ?, ?, ?)", m_rows)
         conn.execute("SELECT key_id FROM latest_metrics WHERE run_id = ?", (m_rows[0][0],)).fetchall()
-        conn.executemany(_LATEST_UPSERT, latest)
+        conn.executemany(_UPSERT_LATEST_SQL, latest)
         conn.execute("UPDATE runs SET last_activity_time = ? WHERE id = ?", (common.BASE_TIME, m_rows[0][0]))
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started

@@ -94,7 +94,7 @@ def prepare_tags(items: Mapping[str, object]) -> dict[str, str]:
 
 def write_batch(store, conn: Connection, rid: int, run_id: str, points: Sequence[Point],
                 params_: Mapping[str, str], tags_: Mapping[str, str], now: int,
-                prepared: "PointRows | None" = None, touch: bool = True) -> None:
+                prepared: PointRows | None = None, touch: bool = True) -> None:
     """Write one run's batch inside the caller's transaction.
 
     ``prepared``: the points' rows made before the transaction (``prepare_point_rows``);
