@@ -165,7 +165,7 @@ def raw_sqltrack_schema(folder: Path, runs: int) -> float:
     The store is ``folder / "w2-raw-schema.db"``.
     """
     from sqltrack import Client
-    from sqltrack.store.batch import _UPSERT_LATEST_SQL
+    from sqltrack.store import sqlite_path as SQ
 
     path = folder / "w2-raw-schema.db"
     client = Client(path)
@@ -179,18 +179,16 @@ def raw_sqltrack_schema(folder: Path, runs: int) -> float:
     conn.executemany("INSERT OR IGNORE INTO key_names (name) VALUES (?)", [(n,) for n in names])
     kid = dict(conn.execute("SELECT name, id FROM key_names"))
     rid = dict(conn.execute("SELECT run_uuid, id FROM runs"))
-    data = [_schema_rows(r, rid[u], kid) for r, u in enumerate(run_ids)]
+    data = [(u, _schema_rows(r, rid[u], kid)) for r, u in enumerate(run_ids)]
     started = time.perf_counter()
-    for p_rows, t_rows, m_rows, latest in data:
+    for uuid, (p_rows, t_rows, m_rows, latest) in data:
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT OR IGNORE INTO params (run_id, key_id, value, value_num) VALUES (?, ?, ?, ?)", p_rows)
-        conn.executemany("INSERT INTO tags (run_id, key_id, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key_id)"
-                         " DO UPDATE SET value = excluded.value", t_rows)
-        conn.executemany("INSERT OR IGNORE INTO metrics (run_id, key_id, step, timestamp, value, kind)"
-                         " VALUES (?, ?, ?, ?, ?, ?)", m_rows)
+        conn.execute(SQ.TOUCH_RUN, (common.BASE_TIME, m_rows[0][0], uuid))
+        conn.executemany(SQ.INSERT_PARAMS, p_rows)
+        conn.executemany(SQ.UPSERT_TAGS, t_rows)
+        conn.executemany(SQ.INSERT_POINTS, m_rows)
         conn.execute("SELECT key_id FROM latest_metrics WHERE run_id = ?", (m_rows[0][0],)).fetchall()
-        conn.executemany(_UPSERT_LATEST_SQL, latest)
-        conn.execute("UPDATE runs SET last_activity_time = ? WHERE id = ?", (common.BASE_TIME, m_rows[0][0]))
+        conn.executemany(SQ.UPSERT_LATEST, latest)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     conn.close()

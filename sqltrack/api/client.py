@@ -175,9 +175,9 @@ class Client:
 
         def unit(conn) -> None:
             rid = runs.run_internal_id(store, conn, run_id)
+            if ending is not None:  # first: a run purged meanwhile is refused before anything is written
+                runs.set_status(conn, rid, run_id, ending[0], ending[1], now)
             batch.write_batch(store, conn, rid, run_id, points, params, tags, now, prepared, touch=ending is None)
-            if ending is not None:
-                runs.set_status(conn, rid, ending[0], ending[1], now)
 
         store.write(unit)
         if ending is not None:

@@ -20,6 +20,8 @@ from ..errors import InvalidParameter, ParamConflict
 from . import values as V
 from .dialect import insert_ignore_rows, upsert_rows
 from .keys import key_ids
+from .runs import require_updated
+from . import sqlite_path as SQ
 from .schema import latest_metrics, metrics, params, runs, tags
 from .validation import (
     _GOOD_KEYS,
@@ -100,15 +102,20 @@ def write_batch(store, conn: Connection, rid: int, run_id: str, points: Sequence
     ``prepared``: the points' rows made before the transaction (``prepare_point_rows``);
     ``touch=False`` when the caller updates the run's row anyway (ending it sets the activity time).
     """
+    if touch:
+        touch_run(conn, rid, run_id, now)
     write_params(store, conn, rid, run_id, params_)
     write_tags(store, conn, rid, tags_)
     write_points(store, conn, rid, points, prepared)
-    if not touch:
-        return
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("UPDATE runs SET last_activity_time = ? WHERE id = ?", (now, rid))
+
+
+def touch_run(conn: Connection, rid: int, run_id: str, now: int) -> None:
+    """Stamp a run's last activity, or raise RunNotFound if it is gone (see ``require_updated``)."""
+    if SQ.is_sqlite(conn):
+        changed = SQ.execute(conn, SQ.TOUCH_RUN, (now, rid, run_id)).rowcount
     else:
-        conn.execute(_touch_run_sql(), {"b_rid": rid, "b_now": now})
+        changed = conn.execute(_touch_run_sql(), {"b_rid": rid, "b_uuid": run_id, "b_now": now}).rowcount
+    require_updated(changed, run_id)
 
 
 # Core statements are built on first use, not at import: the SQLite paths rarely need them,
@@ -126,7 +133,8 @@ def _rename_run_sql():
 
 @cache
 def _touch_run_sql():
-    return update(runs).where(runs.c.id == bindparam("b_rid")).values(last_activity_time=bindparam("b_now"))
+    return (update(runs).where(runs.c.id == bindparam("b_rid"), runs.c.run_uuid == bindparam("b_uuid"))
+            .values(last_activity_time=bindparam("b_now")))
 
 
 def write_params(store, conn: Connection, rid: int, run_id: str, items: Mapping[str, str]) -> None:
@@ -140,10 +148,8 @@ def write_params(store, conn: Connection, rid: int, run_id: str, items: Mapping[
         return
     ids = key_ids(store, conn, items)
     rows = [(rid, ids[k], v, V.param_number(v)) for k, v in items.items()]
-    if conn.dialect.name == "sqlite":
-        inserted = conn.exec_driver_sql(
-            "INSERT OR IGNORE INTO params (run_id, key_id, value, value_num) VALUES (?, ?, ?, ?)", rows).rowcount
-        if inserted != len(rows):
+    if SQ.is_sqlite(conn):
+        if SQ.executemany(conn, SQ.INSERT_PARAMS, rows) != len(rows):
             _check_params(conn, rid, run_id, ids, items)
         return
     _check_params(conn, rid, run_id, ids, items)
@@ -168,20 +174,22 @@ def _short(text: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def write_tags(store, conn: Connection, rid: int, items: Mapping[str, str]) -> None:
-    """Upsert tags; the mlflow.runName tag also renames the run."""
+def write_tags(store, conn: Connection, rid: int, items: Mapping[str, str], *, rename: bool = True) -> None:
+    """Upsert tags; the mlflow.runName tag also renames the run (``rename=False``: it has that name already)."""
     if not items:
         return
     ids = key_ids(store, conn, items)
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("INSERT INTO tags (run_id, key_id, value) VALUES (?, ?, ?) "
-                             "ON CONFLICT (run_id, key_id) DO UPDATE SET value = excluded.value",
-                             [(rid, ids[k], v) for k, v in items.items()])
+    sqlite = SQ.is_sqlite(conn)
+    if sqlite:
+        SQ.executemany(conn, SQ.UPSERT_TAGS, [(rid, ids[k], v) for k, v in items.items()])
     else:
         upsert_rows(conn, tags, [{"run_id": rid, "key_id": ids[k], "value": v} for k, v in items.items()],
                     update=["value"])
-    if RUN_NAME_TAG in items:
-        conn.execute(_rename_run_sql(), {"b_rid": rid, "b_name": items[RUN_NAME_TAG][:250]})
+    if rename and RUN_NAME_TAG in items:
+        if sqlite:
+            SQ.execute(conn, SQ.RENAME_RUN, (items[RUN_NAME_TAG][:250], rid))
+        else:
+            conn.execute(_rename_run_sql(), {"b_rid": rid, "b_name": items[RUN_NAME_TAG][:250]})
 
 
 class PointRows(NamedTuple):
@@ -277,11 +285,8 @@ def _sorted_summary(rows: list[tuple], native: bool) -> "_Summary | None":
 
 def _insert_points(conn: Connection, rows: list[tuple]) -> int:
     """Insert and return how many rows were new (exact on every backend: see insert_ignore_rows)."""
-    if conn.dialect.name == "sqlite":
-        result = conn.exec_driver_sql(
-            "INSERT OR IGNORE INTO metrics (run_id, key_id, step, timestamp, value, kind) VALUES (?, ?, ?, ?, ?, ?)",
-            rows)
-        return result.rowcount
+    if SQ.is_sqlite(conn):
+        return SQ.executemany(conn, SQ.INSERT_POINTS, rows)
     return insert_ignore_rows(conn, metrics, rows)
 
 
@@ -339,7 +344,7 @@ class _Summary:
                 "count": self.count, "nan_count": self.nan_count}
 
 
-_LATEST_COLUMNS = [c.name for c in latest_metrics.columns if c.name not in ("run_id", "key_id")]
+_LATEST_COLUMNS = SQ.LATEST_COLUMNS
 
 
 @cache
@@ -358,18 +363,11 @@ def _merge_latest(conn: Connection, rid: int, summaries: dict[int, _Summary], na
     _upsert_latest(conn, rows)
 
 
-_QUOTED = [f'"{c}"' for c in _LATEST_COLUMNS]
-_LATEST_SQL = (f"SELECT key_id, {', '.join(_QUOTED)} FROM latest_metrics "
-               "WHERE run_id = ? AND key_id IN ({marks})")
-_UPSERT_LATEST_SQL = (f"INSERT INTO latest_metrics (run_id, key_id, {', '.join(_QUOTED)}) "
-                      f"VALUES ({', '.join('?' * (len(_LATEST_COLUMNS) + 2))}) ON CONFLICT (run_id, key_id) "
-                      f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _QUOTED)}")
-
 
 def _upsert_latest(conn: Connection, rows: list[dict]) -> None:
-    if conn.dialect.name == "sqlite":  # driver-level: Core's dict-based upsert costs more than the insert
+    if SQ.is_sqlite(conn):  # Core's dict-based upsert costs more than the insert
         names = ["run_id", "key_id", *_LATEST_COLUMNS]
-        conn.exec_driver_sql(_UPSERT_LATEST_SQL, [tuple(row[n] for n in names) for row in rows])
+        SQ.executemany(conn, SQ.UPSERT_LATEST, [tuple(row[n] for n in names) for row in rows])
     else:
         upsert_rows(conn, latest_metrics, rows, update=_LATEST_COLUMNS)
 
@@ -378,8 +376,8 @@ def _read_summaries(conn: Connection, rid: int, kids: list[int], native: bool) -
     result = {}
     for start in range(0, len(kids), _IN_CHUNK):
         chunk = kids[start:start + _IN_CHUNK]
-        if conn.dialect.name == "sqlite":
-            rows = conn.exec_driver_sql(_LATEST_SQL.format(marks=", ".join("?" * len(chunk))), (rid, *chunk))
+        if SQ.is_sqlite(conn):
+            rows = SQ.execute(conn, SQ.SELECT_LATEST.format(marks=", ".join("?" * len(chunk))), (rid, *chunk))
         else:
             rows = conn.execute(_select_latest_sql(), {"rid": rid, "kids": chunk})
         restore = (lambda v: v) if native else _restore_inf

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Connection, bindparam, delete, func, insert, 
 
 from ..entities import RUN_STATUSES, LifecycleStage
 from ..errors import InvalidParameter, RunNotFound
+from . import sqlite_path as SQ
 from .experiments import _require as require_experiment
 from .experiments import parse_experiment_id
 from .keys import key_ids
@@ -20,7 +21,7 @@ RUN_NAME_TAG = "mlflow.runName"
 # Built once: statements made per call cost SQLAlchemy a cache-key walk each time (every run
 # is created and ended through these).
 _INSERT_RUN = insert(runs)
-_SET_STATUS = (update(runs).where(runs.c.id == bindparam("rid"))
+_SET_STATUS = (update(runs).where(runs.c.id == bindparam("rid"), runs.c.run_uuid == bindparam("uuid"))
                .values(status=bindparam("status"), last_activity_time=bindparam("now"),
                        end_time=func.coalesce(bindparam("end", type_=BigInteger()), runs.c.end_time)))
 
@@ -51,22 +52,35 @@ def create_run(store, experiment_id: str | int, *, run_name: str | None, user_id
     eid = parse_experiment_id(experiment_id)
     new_uuid = run_id or uuid.uuid4().hex
     start = now_ms() if start_time is None else int(start_time)
+    name = None if run_name is None else run_name[:250]
+    renamed = RUN_NAME_TAG in tags_ and tags_[RUN_NAME_TAG][:250] != name  # else the row has the name already
 
     def unit(conn: Connection) -> int:
-        exp = require_experiment(conn, eid)
-        if exp.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidParameter(f"Experiment {exp.name!r} (id {eid}) is deleted; restore it before logging to it.")
-        result = conn.execute(_INSERT_RUN, dict(
-            run_uuid=new_uuid, experiment_id=eid, name=run_name, user_id=user_id, status=status,
-            start_time=start, end_time=None, lifecycle_stage=LifecycleStage.ACTIVE,
-            artifact_uri=f"runs:/{new_uuid}", source_type="LOCAL", last_activity_time=start))
-        internal = result.inserted_primary_key[0]
-        write_tags(store, conn, internal, tags_)
+        internal = _insert_run(conn, eid, new_uuid, name, user_id, status, start)
+        write_tags(store, conn, internal, tags_, rename=renamed)
         return internal
 
     internal = store.write(unit)
     store.remember_run_id(new_uuid, internal)
     return new_uuid, internal
+
+
+def _insert_run(conn: Connection, eid: int, new_uuid: str, run_name: str | None, user_id: str | None,
+                status: str, start: int) -> int:
+    """Insert a run's row into an active experiment; its integer id."""
+    if SQ.is_sqlite(conn):  # one statement: the insert finds the experiment active, or inserts nothing
+        cursor = SQ.execute(conn, SQ.INSERT_RUN, (new_uuid, run_name, user_id, status, start, f"runs:/{new_uuid}",
+                                                  start, eid))
+        if cursor.rowcount == 1:
+            return cursor.lastrowid
+    exp = require_experiment(conn, eid)
+    if exp.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise InvalidParameter(f"Experiment {exp.name!r} (id {eid}) is deleted; restore it before logging to it.")
+    result = conn.execute(_INSERT_RUN, dict(
+        run_uuid=new_uuid, experiment_id=eid, name=run_name, user_id=user_id, status=status,
+        start_time=start, end_time=None, lifecycle_stage=LifecycleStage.ACTIVE,
+        artifact_uri=f"runs:/{new_uuid}", source_type="LOCAL", last_activity_time=start))
+    return result.inserted_primary_key[0]
 
 
 def update_run(store, run_id: str, *, status: str | None = None, end_time: int | None = None,
@@ -83,16 +97,33 @@ def update_run(store, run_id: str, *, status: str | None = None, end_time: int |
             values["status"] = status
         if end_time is not None:
             values["end_time"] = end_time
-        conn.execute(update(runs).where(runs.c.id == rid).values(**values))
+        require_updated(conn.execute(update(runs).where(runs.c.id == rid, runs.c.run_uuid == run_id)
+                                     .values(**values)).rowcount, run_id)
         if run_name is not None:
             write_tags(store, conn, rid, {RUN_NAME_TAG: run_name})
 
     store.write(unit)
 
 
-def set_status(conn: Connection, rid: int, status: str, end_time: int | None, now: int) -> None:
+def set_status(conn: Connection, rid: int, run_id: str, status: str, end_time: int | None, now: int) -> None:
     """Set a run's status and end time (kept when None) inside the caller's transaction."""
-    conn.execute(_SET_STATUS, {"rid": rid, "status": status, "now": now, "end": end_time})
+    if SQ.is_sqlite(conn):
+        changed = SQ.execute(conn, SQ.SET_STATUS, (status, now, end_time, rid, run_id)).rowcount
+    else:
+        changed = conn.execute(_SET_STATUS, {"rid": rid, "uuid": run_id, "status": status, "now": now,
+                                             "end": end_time}).rowcount
+    require_updated(changed, run_id)
+
+
+def require_updated(rowcount: int, run_id: str) -> None:
+    """RunNotFound when an update of a run's row (by id and uuid) found none.
+
+    A run's id may be cached from before ``sqltrack gc`` purged it (in another process, say),
+    and SQLite may since have given that id to a new run; nothing may be written for it then.
+    """
+    if rowcount == 0:
+        raise RunNotFound(f"Run {run_id} is no longer in the store (it was deleted and purged by "
+                          "'sqltrack gc'); nothing of this write was stored.")
 
 
 def set_run_lifecycle(store, run_id: str, stage: str) -> None:

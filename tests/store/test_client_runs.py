@@ -155,3 +155,16 @@ def test_long_param_values_up_to_the_limit(client):
     assert client.get_run(run_id).data.params["big"] == big
     with pytest.raises(InvalidParameter, match="1,000,000"):
         client.log_param(run_id, "huge", "y" * 1_000_001)
+
+
+def test_a_long_run_name_is_kept_whole_in_its_tag_and_cut_to_250_in_the_runs_table(client):
+    from sqlalchemy import select
+
+    from sqltrack.store.schema import runs
+
+    name = "n" * 300
+    run = client.create_run("0", run_name=name)
+    stored = client.store.read(lambda c: c.execute(select(runs.c.name).where(runs.c.run_uuid == run.info.run_id))
+                               .scalar())
+    assert stored == name[:250]
+    assert client.get_run(run.info.run_id).data.tags["mlflow.runName"] == name

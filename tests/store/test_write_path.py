@@ -279,3 +279,30 @@ def test_ending_a_run_with_pending_values_stamps_its_last_activity_once(client):
     stamp = client.store.read(lambda c: c.execute(select(runs.c.last_activity_time, runs.c.end_time)
                                                   .where(runs.c.run_uuid == run_id)).one())
     assert stamp.end_time == 2_000 and stamp.last_activity_time > 2_000  # now, in ms
+
+
+@pytest.mark.sqlite_only
+def test_a_run_is_created_and_ended_on_sqlite_without_statements_through_sqlalchemy(client):
+    """Once its keys are known, a run's creation and end send every statement to the driver itself.
+
+    SQLAlchemy's work per statement is time that every other writer of the file waits for
+    (store/sqlite_path.py); only the BEGIN of each transaction goes through it.
+    """
+    from sqlalchemy import event
+
+    def one_run(tag: str) -> None:
+        run_id = client.create_run("0", tags={"team": tag}).info.run_id
+        client.log_param(run_id, "lr", "0.1")
+        client.set_tag(run_id, "note", tag)
+        for step in range(3):
+            client.log_metric(run_id, "loss", 1.0 / (step + 1), step=step, timestamp=step)
+        client.set_terminated(run_id)
+
+    one_run("first")  # interns the key names
+    statements = []
+    event.listen(client.store.engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_rest: statements.append(statement))
+    one_run("second")
+    assert statements == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE"], statements
+    run = client.search_runs(["0"], filter_string="tags.team = 'second'")[0]
+    assert (run.data.params, run.data.metrics, run.info.status) == ({"lr": "0.1"}, {"loss": 1.0 / 3}, "FINISHED")
