@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 
 from ..entities import FileInfo
 from ..errors import ArtifactNotFound, InvalidParameter
+from ..store.batch import touch_run
 from ..store.dialect import upsert_rows
 from ..store.runs import run_internal_id
 from ..store.schema import artifacts
@@ -26,6 +27,7 @@ def _record(store, run_id: str, entries: list[tuple[str, str, int]]) -> None:
 
     def unit(conn: Connection) -> None:
         rid = run_internal_id(store, conn, run_id)
+        touch_run(conn, rid, run_id, now)  # and RunNotFound if the run was purged meanwhile
         rows = [
             {"run_id": rid, "path": p, "digest": d, "size": n, "created_time": now}
             for p, d, n in entries

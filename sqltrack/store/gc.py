@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, func, select
 
-from .schema import artifacts, experiments, latest_metrics, metrics, params, runs, tags
+from .schema import artifacts, experiment_tags, experiments, latest_metrics, metrics, params, runs, tags
 
 #: Unreferenced blobs younger than this are kept: a writer may be about to index them.
 BLOB_GRACE_SECONDS = 3600
@@ -58,6 +58,7 @@ def collect(store, *, older_than_ms: int = 0, dry_run: bool = False,
         for eid in dead_exps:
             left = conn.execute(select(func.count()).select_from(runs).where(runs.c.experiment_id == eid)).scalar()
             if not left:
+                conn.execute(delete(experiment_tags).where(experiment_tags.c.experiment_id == eid))
                 conn.execute(delete(experiments).where(experiments.c.experiment_id == eid))
             else:
                 report.experiments -= 1  # its runs are not all old enough yet
