@@ -12,7 +12,6 @@ a full run) also copies the table to bench/RESULTS.md. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time

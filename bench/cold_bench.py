@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import statistics
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from . import common, stores
+from . import stores
 from .common import Case, Sample
 
 FIRST_RUN_SQLTRACK = """

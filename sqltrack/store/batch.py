@@ -17,11 +17,11 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 
 from ..entities import Metric
 from ..errors import InvalidParameter, ParamConflict
+from . import sqlite_path as SQ
 from . import values as V
 from .dialect import insert_ignore_rows, upsert_rows
 from .keys import key_ids
 from .runs import require_updated
-from . import sqlite_path as SQ
 from .schema import latest_metrics, metrics, params, runs, tags
 from .validation import (
     _GOOD_KEYS,
@@ -361,7 +361,6 @@ def _merge_latest(conn: Connection, rid: int, summaries: dict[int, _Summary], na
             summary = existing[kid].merge(summary)
         rows.append(summary.row(rid, kid, native))
     _upsert_latest(conn, rows)
-
 
 
 def _upsert_latest(conn: Connection, rows: list[dict]) -> None:

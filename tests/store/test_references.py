@@ -27,7 +27,8 @@ def test_sqlite_leaves_reference_checks_to_sqltrack(client):
 
 @pytest.mark.sqlite_only
 def test_no_dangling_row_after_logging_purging_and_importing(client, tmp_path):
-    kept, doomed = client.create_experiment("kept", tags={"a": "1"}), client.create_experiment("doomed", tags={"b": "2"})
+    kept = client.create_experiment("kept", tags={"a": "1"})
+    doomed = client.create_experiment("doomed", tags={"b": "2"})
     note = tmp_path / "note.txt"
     note.write_text("hello", encoding="utf-8")
     run_ids = []
