@@ -97,20 +97,20 @@ def search_experiments(store: Store, view_type: int, max_results: int | None, fi
                        order_by: Sequence[str] | None, page_token: str | None) -> PagedList[Experiment]:
     """One page of experiments matching MLflow's experiment filter syntax."""
     from ..query.experiments import build_experiment_search
-    from ..store.experiments import get_experiment
+    from ..store.experiments import load_experiments
 
     limit = check_max_results(max_results)
     offset, _ = decode_token(page_token)
 
-    def unit(conn: Connection) -> tuple[list[int], bool]:
+    def unit(conn: Connection) -> tuple[list[Experiment], bool]:
         query = build_experiment_search(filter_string, list(order_by or []), view_type, store.dialect_name)
         query = query.offset(offset)
         if limit is not None:
             query = query.limit(limit + 1)
         found = list(conn.execute(query).scalars())
-        return found, limit is not None and len(found) > limit
+        page = found[:limit] if limit is not None else found
+        return load_experiments(conn, page), limit is not None and len(found) > limit
 
-    found, more = store.read(unit)
-    page = found[:limit] if limit is not None else found
+    page, more = store.read(unit)  # the page is read in the search's own snapshot
     token = encode_token(offset + len(page), 0) if more else None
-    return PagedList([get_experiment(store, e) for e in page], token)
+    return PagedList(page, token)

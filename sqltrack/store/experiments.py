@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +15,7 @@ from .schema import experiment_tags, experiments, runs
 from .validation import validate_key, validate_tag_value
 
 MAX_EXPERIMENT_NAME = 500
+_CHUNK = 500  # ids per IN (...)
 
 
 def _now() -> int:
@@ -100,12 +102,30 @@ def _require(conn: Connection, eid: int) -> Row:
 
 
 def _to_entity(conn: Connection, row: Row) -> Experiment:
-    tag_rows = conn.execute(select(experiment_tags.c.key, experiment_tags.c.value)
-                            .where(experiment_tags.c.experiment_id == row.experiment_id))
-    return Experiment(
-        experiment_id=str(row.experiment_id), name=row.name, artifact_location=row.artifact_location,
-        lifecycle_stage=row.lifecycle_stage, tags={k: v for k, v in tag_rows},
-        creation_time=row.creation_time, last_update_time=row.last_update_time)
+    return _entities(conn, [row])[0]
+
+
+def _entities(conn: Connection, rows: Sequence[Row]) -> list[Experiment]:
+    """Experiments from their rows, with every row's tags read in one query per 500 experiments."""
+    tags: dict[int, dict[str, str]] = {row.experiment_id: {} for row in rows}
+    ids = list(tags)
+    for start in range(0, len(ids), _CHUNK):
+        for eid, key, value in conn.execute(
+                select(experiment_tags.c.experiment_id, experiment_tags.c.key, experiment_tags.c.value)
+                .where(experiment_tags.c.experiment_id.in_(ids[start:start + _CHUNK]))):
+            tags[eid][key] = value
+    return [Experiment(experiment_id=str(row.experiment_id), name=row.name, artifact_location=row.artifact_location,
+                       lifecycle_stage=row.lifecycle_stage, tags=tags[row.experiment_id],
+                       creation_time=row.creation_time, last_update_time=row.last_update_time) for row in rows]
+
+
+def load_experiments(conn: Connection, ids: Sequence[int]) -> list[Experiment]:
+    """Experiments by id, in the order given (ids not in the store are left out), in the caller's snapshot."""
+    rows: dict[int, Row] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows.update((row.experiment_id, row) for row in conn.execute(
+            select(experiments).where(experiments.c.experiment_id.in_(ids[start:start + _CHUNK]))))
+    return _entities(conn, [rows[i] for i in ids if i in rows])
 
 
 def get_experiment(store, experiment_id: str | int) -> Experiment:
@@ -131,7 +151,7 @@ def list_experiments(store, view_type: int = 1) -> list[Experiment]:
     def unit(conn: Connection) -> list[Experiment]:
         rows = conn.execute(select(experiments).where(experiments.c.lifecycle_stage.in_(stages))
                             .order_by(experiments.c.experiment_id)).all()
-        return [_to_entity(conn, row) for row in rows]
+        return _entities(conn, rows)
 
     return store.read(unit)
 

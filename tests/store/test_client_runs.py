@@ -168,3 +168,22 @@ def test_a_long_run_name_is_kept_whole_in_its_tag_and_cut_to_250_in_the_runs_tab
                                .scalar())
     assert stored == name[:250]
     assert client.get_run(run.info.run_id).data.tags["mlflow.runName"] == name
+
+
+def test_a_page_of_experiments_is_read_in_a_fixed_number_of_statements(client):
+    """Searching 60 experiments reads their rows and tags in bulk, in the search's own snapshot."""
+    from sqlalchemy import event
+
+    made = {client.create_experiment(f"e{i:02d}", tags={"i": str(i), "even": str(i % 2 == 0)}): i for i in range(60)}
+    statements = []
+    event.listen(client.store.engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_rest: statements.append(statement))
+    page = client.search_experiments(max_results=40, filter_string="name LIKE 'e%'", order_by=["name DESC"])
+    queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(queries) <= 3, queries
+    assert [e.name for e in page] == [f"e{i:02d}" for i in range(59, 19, -1)]
+    assert all(e.tags == {"i": str(made[e.experiment_id]), "even": str(made[e.experiment_id] % 2 == 0)}
+               for e in page)
+    rest = client.search_experiments(max_results=40, filter_string="name LIKE 'e%'", order_by=["name DESC"],
+                                      page_token=page.token)
+    assert [e.name for e in rest] == [f"e{i:02d}" for i in range(19, -1, -1)] and rest.token is None
