@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Sequence
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Integer, Select, bindparam, func, select
 
 from ..entities import Experiment, Run
 from ..store import Store
@@ -45,8 +45,8 @@ def search_runs(store: Store, experiment_ids, filter_string: str | None, view_ty
     offset, snapshot = decode_token(page_token)
 
     def unit(conn: Connection) -> PagedList[Run]:
-        query, top = _bounded_search(conn, store, experiment_ids, filter_string, view_type, order_by, snapshot)
-        page, more = _page(conn, query, offset, limit)
+        plan, top = _bounded_search(conn, store, experiment_ids, filter_string, view_type, order_by, snapshot)
+        page, more = _page(conn, plan, top, offset, limit)
         token = encode_token(offset + len(page), top) if more else None
         return PagedList(load_runs(conn, page), token)
 
@@ -63,10 +63,11 @@ def search_runs_frame(store: Store, experiment_ids, filter_string: str | None, v
     from ..query.frame import columns_to_frame
 
     def unit(conn: Connection) -> FrameColumns:
-        query, _ = _bounded_search(conn, store, experiment_ids, filter_string, view_type, order_by, None)
+        plan, top = _bounded_search(conn, store, experiment_ids, filter_string, view_type, order_by, None)
         found: list[int] = []
         while True:
-            page, more = _page(conn, query, len(found), check_max_results(min(page_size, max_results - len(found))))
+            page, more = _page(conn, plan, top, len(found),
+                               check_max_results(min(page_size, max_results - len(found))))
             found += page
             if not more or len(found) >= max_results:
                 return load_frame_columns(conn, found)
@@ -76,19 +77,33 @@ def search_runs_frame(store: Store, experiment_ids, filter_string: str | None, v
 
 def _bounded_search(conn: Connection, store: Store, experiment_ids, filter_string: str | None, view_type: int,
                     order_by: Sequence[str] | None, snapshot: int | None) -> tuple[Select, int]:
-    """The compiled search limited to runs up to the snapshot (the current last run when None), and that bound."""
+    """The plan to run for the search, and the last run it may return (the current last run when no snapshot)."""
     ids = _experiment_ids(conn, experiment_ids)
-    top = snapshot if snapshot is not None else conn.execute(select(func.max(runs.c.id))).scalar() or 0
+    top = snapshot if snapshot is not None else conn.execute(_LAST_RUN).scalar() or 0
     search = _run_search(filter_string, tuple(order_by or ()), tuple(ids), view_type, store.dialect_name)
-    return search.choose(conn).where(runs.c.id <= top), top
+    return search.choose(conn), top
 
 
-def _page(conn: Connection, query: Select, offset: int, limit: int | None) -> tuple[list[int], bool]:
-    """The run ids of one page, and whether more follow."""
-    query = query.offset(offset)
+_LAST_RUN = select(func.max(runs.c.id))
+
+
+@lru_cache(maxsize=1024)
+def _paged(plan: Select, limited: bool) -> Select:
+    """A plan bounded by the snapshot and paged, with the bounds as parameters.
+
+    Built once per plan: a statement made anew per call costs SQLAlchemy its construction
+    and a cache-key walk every time (≈ 0.5 ms a search); the SQL sent is the same.
+    """
+    query = plan.where(runs.c.id <= bindparam("top", type_=Integer)).offset(bindparam("offset", type_=Integer))
+    return query.limit(bindparam("limit", type_=Integer)) if limited else query
+
+
+def _page(conn: Connection, plan: Select, top: int, offset: int, limit: int | None) -> tuple[list[int], bool]:
+    """The run ids of one page (runs up to ``top``), and whether more follow."""
+    bounds = {"top": top, "offset": offset}
     if limit is not None:
-        query = query.limit(limit + 1)
-    found = conn.execute(query).scalars().all()  # fetchall: one driver call, not one per row
+        bounds["limit"] = limit + 1
+    found = conn.execute(_paged(plan, limit is not None), bounds).scalars().all()  # fetchall: one driver call
     more = limit is not None and len(found) > limit
     return (found[:limit] if limit is not None else found), more
 

@@ -36,3 +36,25 @@ def test_the_cached_statement_serves_another_store(client, tmp_path):
             assert [r.info.run_id for r in c.search_runs([eid], "params.lr = '0.3'")] == [run_id]
     finally:
         other.close()
+
+
+def test_a_repeated_search_runs_the_same_paged_statement_with_new_bounds(client):
+    """The snapshot bound, offset and limit are parameters of one statement per plan, not new statements."""
+    from sqlalchemy import event
+
+    eid = client.create_experiment("e")
+    ids = [_log(client, eid, "0.1", acc / 10) for acc in range(5)]
+    executed = []
+    def seen(_conn, statement, multiparams, params, _options) -> None:
+        executed.append((statement, multiparams[0] if multiparams else params))
+
+    event.listen(client.store.engine, "before_execute", seen)
+    first = client.search_runs([eid], "params.lr = '0.1'", max_results=2, order_by=["metrics.acc DESC"])
+    late = _log(client, eid, "0.1", 0.99)  # after the first page's snapshot: not on the next pages
+    rest = client.search_runs([eid], "params.lr = '0.1'", max_results=2, order_by=["metrics.acc DESC"],
+                              page_token=first.token)
+    pages = [(s, p) for s, p in executed if "top" in p]
+    assert len(pages) == 2 and pages[0][0] is pages[1][0]
+    assert (pages[0][1]["offset"], pages[1][1]["offset"], pages[0][1]["limit"]) == (0, 2, 3)
+    assert [r.info.run_id for r in first] + [r.info.run_id for r in rest] == ids[::-1][:4]
+    assert late not in [r.info.run_id for r in rest]
