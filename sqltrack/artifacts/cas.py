@@ -45,7 +45,41 @@ _READ_ONLY_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
 _MISSING_ERRNOS = {errno.ENOENT, errno.ENOTDIR}
 
 
-class BlobStore:
+class ContentWriter:
+    """``put_bytes``/``put_file`` for a blob backend: hash first, write only a blob not already intact.
+
+    A backend supplies ``_has_intact(digest, size)`` and ``_write(digest, fill)`` (atomic: the
+    blob appears whole or not at all).
+    """
+
+    def _has_intact(self, digest: str, size: int) -> bool:
+        raise NotImplementedError
+
+    def _write(self, digest: str, fill: Callable[[BinaryIO], object]) -> None:
+        raise NotImplementedError
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store ``data`` and return ``(digest, size)``; a blob already present is kept."""
+        digest = hashlib.sha256(data).hexdigest()
+        if not self._has_intact(digest, len(data)):
+            self._write(digest, lambda out: out.write(data))
+        return digest, len(data)
+
+    def put_file(self, src: Path) -> tuple[str, int]:
+        """Store a local file's bytes and return ``(digest, size)``; hashes first, copies only if new.
+
+        Raises:
+            ArtifactIntegrityError: the file changed between hashing and copying.
+            OSError: ``src`` cannot be read (missing, a folder, no permission).
+        """
+        digest, size = hash_file(src)
+        if not self._has_intact(digest, size):
+            with open(src, "rb") as source:
+                self._write(digest, lambda out: copy_source(source, out, src, digest))
+        return digest, size
+
+
+class BlobStore(ContentWriter):
     """SHA-256 content-addressed blobs under one local folder; safe across threads and processes."""
 
     def __init__(self, root: Path | str) -> None:
@@ -61,26 +95,6 @@ class BlobStore:
         return self.root / "sha256" / digest[:2] / digest
 
     # -- writing -------------------------------------------------------------------------
-
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store ``data`` and return ``(digest, size)``; a blob already present is kept."""
-        digest = hashlib.sha256(data).hexdigest()
-        if not self._has_intact(digest, len(data)):
-            self._write(digest, lambda out: out.write(data))
-        return digest, len(data)
-
-    def put_file(self, src: Path) -> tuple[str, int]:
-        """Store a file's bytes and return ``(digest, size)``; hashes first, copies only if new.
-
-        Raises:
-            ArtifactIntegrityError: the file changed between hashing and copying.
-            OSError: ``src`` cannot be read (missing, a folder, no permission).
-        """
-        digest, size = hash_file(src)
-        if not self._has_intact(digest, size):
-            with open(src, "rb") as source:
-                self._write(digest, lambda out: copy_source(source, out, src, digest))
-        return digest, size
 
     def _has_intact(self, digest: str, size: int) -> bool:
         """Whether the blob exists with the right size (a truncated one gets rewritten).

@@ -10,7 +10,6 @@ imported only when a store is created.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import time
 from collections.abc import Callable, Iterator
@@ -19,10 +18,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqltrack.artifacts.cas import (
     TEMP_PREFIX,
+    ContentWriter,
     check_bytes,
     check_digest,
-    copy_source,
-    hash_file,
     is_blob_name,
     not_found,
     read_error,
@@ -40,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["FsspecBlobStore"]
 
 
-class FsspecBlobStore:
+class FsspecBlobStore(ContentWriter):
     """SHA-256 content-addressed blobs under a folder of an fsspec filesystem."""
 
     def __init__(
@@ -66,21 +64,6 @@ class FsspecBlobStore:
         return posixpath.join(self.root, "sha256", digest[:2], digest)
 
     # -- writing -------------------------------------------------------------------------
-
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store ``data`` and return ``(digest, size)``; a blob already present is kept."""
-        digest = hashlib.sha256(data).hexdigest()
-        if not self._has_intact(digest, len(data)):
-            self._write(digest, lambda out: out.write(data))
-        return digest, len(data)
-
-    def put_file(self, src: Path) -> tuple[str, int]:
-        """Store a local file's bytes and return ``(digest, size)``; uploads only if new."""
-        digest, size = hash_file(src)
-        if not self._has_intact(digest, size):
-            with open(src, "rb") as source:
-                self._write(digest, lambda out: copy_source(source, out, src, digest))
-        return digest, size
 
     def _has_intact(self, digest: str, size: int) -> bool:
         """Whether the blob exists with the right size; a hit refreshes its mtime if possible."""
