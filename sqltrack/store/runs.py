@@ -97,8 +97,7 @@ def update_run(store, run_id: str, *, status: str | None = None, end_time: int |
             values["status"] = status
         if end_time is not None:
             values["end_time"] = end_time
-        require_updated(conn.execute(update(runs).where(runs.c.id == rid, runs.c.run_uuid == run_id)
-                                     .values(**values)).rowcount, run_id)
+        update_row(conn, rid, run_id, **values)
         if run_name is not None:
             write_tags(store, conn, rid, {RUN_NAME_TAG: run_name})
 
@@ -113,6 +112,12 @@ def set_status(conn: Connection, rid: int, run_id: str, status: str, end_time: i
         changed = conn.execute(_SET_STATUS, {"rid": rid, "uuid": run_id, "status": status, "now": now,
                                              "end": end_time}).rowcount
     require_updated(changed, run_id)
+
+
+def update_row(conn: Connection, rid: int, run_id: str, **values) -> None:
+    """Update a run's row, matched by id and uuid, or raise RunNotFound (see ``require_updated``)."""
+    require_updated(conn.execute(update(runs).where(runs.c.id == rid, runs.c.run_uuid == run_id)
+                                 .values(**values)).rowcount, run_id)
 
 
 def require_updated(rowcount: int, run_id: str) -> None:
@@ -132,7 +137,7 @@ def set_run_lifecycle(store, run_id: str, stage: str) -> None:
     def unit(conn: Connection) -> None:
         rid = run_internal_id(store, conn, run_id)
         deleted_time = now_ms() if stage == LifecycleStage.DELETED else None
-        conn.execute(update(runs).where(runs.c.id == rid).values(lifecycle_stage=stage, deleted_time=deleted_time))
+        update_row(conn, rid, run_id, lifecycle_stage=stage, deleted_time=deleted_time)
 
     store.write(unit)
 
@@ -143,6 +148,7 @@ def delete_tag(store, run_id: str, key: str) -> None:
 
     def unit(conn: Connection) -> None:
         rid = run_internal_id(store, conn, run_id)
+        update_row(conn, rid, run_id, last_activity_time=now_ms())
         kid = key_ids(store, conn, [key], create=False).get(key)
         removed = 0 if kid is None else conn.execute(
             delete(tags).where(tags.c.run_id == rid, tags.c.key_id == kid)).rowcount

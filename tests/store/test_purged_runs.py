@@ -66,3 +66,30 @@ def test_ending_a_purged_run_with_nothing_pending_is_refused(client):
         client.set_terminated(run_id)
     assert other.store.read(lambda c: c.execute(select(func.count()).select_from(runs)).scalar()) == 1
     other.close()
+
+
+def _stale_and_newer(client) -> tuple[str, str, Client]:
+    """A run purged by another client whose integer id SQLite gave to a newer run (this client's cache is stale)."""
+    eid = client.create_experiment("e")
+    client.create_run(eid)
+    stale = client.create_run(eid).info.run_id
+    client.set_tag(stale, "keep", "old", synchronous=True)
+    other = _purge(client, stale)
+    newer = other.create_run(eid, tags={"keep": "new"}).info.run_id
+    return stale, newer, other
+
+
+def test_deleting_a_purged_run_leaves_a_newer_run_alone(client):
+    stale, newer, other = _stale_and_newer(client)
+    with pytest.raises(RunNotFound, match=stale):
+        client.delete_run(stale)
+    assert other.get_run(newer).info.lifecycle_stage == "active"
+    other.close()
+
+
+def test_deleting_a_tag_of_a_purged_run_leaves_a_newer_run_alone(client):
+    stale, newer, other = _stale_and_newer(client)
+    with pytest.raises(RunNotFound, match=stale):
+        client.delete_tag(stale, "keep")
+    assert other.get_run(newer).data.tags["keep"] == "new"
+    other.close()
