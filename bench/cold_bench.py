@@ -92,15 +92,16 @@ def run_w6(cfg, mlflow_python: str | None) -> list[Case]:
     compile_bytecode()
     for argv in ([py, "-c", "pass"], [py, "-c", "import sqltrack"]):  # warm the OS file cache
         _wall(argv)
-    bare, imp, ml_bare, ml_imp = [], [], [], []
+    bare, imp, floor, ml_bare, ml_imp = [], [], [], [], []
     for _ in range(reps):  # interleaved
         bare.append(_wall([py, "-c", "pass"]))
         imp.append(_wall([py, "-c", "import sqltrack"]))
+        floor.append(_wall([py, "-c", "import sqlalchemy"]))
         if mlflow_python:
             ml_bare.append(_wall([mlflow_python, "-c", "pass"]))
             ml_imp.append(_wall([mlflow_python, "-c", "import mlflow"], env))
-    extra = [b - a for a, b in zip(bare, imp)]
-    ml_extra = [b - a for a, b in zip(ml_bare, ml_imp)]
+    extra = [b - a for a, b in zip(bare, imp, strict=True)]
+    ml_extra = [b - a for a, b in zip(ml_bare, ml_imp, strict=True)]
     cases = [Case("W6", "import sqltrack / import mlflow, over bare Python", Sample(extra, "s", "fresh process"),
                   Sample(ml_extra, "s", "fresh process") if ml_extra else None, None, target="<= 60 ms",
                   notes=[f"bare python -c pass: {statistics.median(bare) * 1000:.0f} ms median"])]
@@ -113,12 +114,21 @@ def run_w6(cfg, mlflow_python: str | None) -> list[Case]:
                 Sample(first, "s", "new store"), Sample(ml, "s", "new store") if ml else None,
                 Sample(raw, "s", "new store", "sqlite3: 2 tables, 2 rows"), target="<= 0.3 s wall")
     case.met = case.sqltrack.median <= 0.3
+    case.notes.append(_floor_note(bare, floor))
     cases.append(case)
     try:
         cases.append(_runs_list(cfg, mlflow_python, env))
+        cases[-1].notes.append(_floor_note(bare, floor))
     except (RuntimeError, OSError) as error:
         cases.append(Case("W6", "`sqltrack runs list` (CLI, fresh process)", notes=[f"failed: {error}"[:800]]))
     return cases
+
+
+def _floor_note(bare: list[float], floor: list[float]) -> str:
+    """What a fresh process pays before any store opens: the store is SQLAlchemy Core, on every backend."""
+    ms = lambda values: statistics.median(values) * 1000  # noqa: E731
+    return (f"floor: `python -c 'import sqlalchemy'` {ms(floor):.0f} ms median "
+            f"({ms(floor) - ms(bare):.0f} ms over bare Python's {ms(bare):.0f} ms)")
 
 
 def _runs_list(cfg, mlflow_python: str | None, env: dict) -> Case:

@@ -37,7 +37,18 @@ def run_w8(cfg, with_mlflow: bool) -> list[Case]:
     times = next(iter(raw_s.values()))
     size = f"{cfg.import_runs:,} runs"
     samples = {side: Sample(times[label], "s", size) if label in times else None for side, label in SIDES.items()}
-    case = Case("W8", name, samples["sqltrack"], samples["mlflow"], samples["raw"],
+    case = Case("W8", name, samples["sqltrack"], samples["mlflow"], samples["raw"], target=TARGET,
                 notes=["raw = reading every file of the tree in Python (no database); "
                        "MLflow = `mlflow migrate-filestore` into a new SQLite store"])
+    case.met = judge(case)
     return [case]
+
+
+TARGET = ">= 5x MLflow, <= 2x the plain read"
+
+
+def judge(case: Case) -> bool | None:
+    """Issue 5's W8 target on medians; None when a side it compares against was not measured."""
+    if case.sqltrack is None or case.raw is None or case.mlflow is None:
+        return None
+    return case.speedup_vs(case.mlflow) >= 5 and case.sqltrack.median <= 2 * case.raw.median

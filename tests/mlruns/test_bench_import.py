@@ -40,3 +40,18 @@ def test_no_repetition_starts_right_after_deleting_an_earlier_ones_output(tmp_pa
     bench.main()
     assert len(outputs) == 10 and len({p.parent for p in outputs}) == 10  # one folder per repetition
     assert not any(p.exists() for p in outputs)  # and all removed at the end
+
+
+def test_w8_row_is_judged_against_both_halves_of_its_target(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH_IMPORT.parents[1]))
+    from bench.common import Case, Sample
+    from bench.import_bench import TARGET, judge
+
+    def case(mine: float, mlflow: float | None, raw: float) -> Case:
+        return Case("W8", "import", Sample([mine] * 5, "s"), Sample([mlflow] * 5, "s") if mlflow else None,
+                    Sample([raw] * 5, "s"), target=TARGET)
+
+    assert judge(case(1.9, 25.0, 1.0)) is True
+    assert judge(case(2.1, 25.0, 1.0)) is False  # 2.1x the plain read
+    assert judge(case(1.5, 7.0, 1.0)) is False  # 4.7x MLflow
+    assert judge(case(1.5, None, 1.0)) is None  # MLflow not measured: not judged

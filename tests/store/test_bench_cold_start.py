@@ -24,3 +24,17 @@ def test_w6_compiles_sqltrack_before_timing_fresh_processes(tmp_path):
     sources = list((tmp_path / "sqltrack").rglob("*.py"))
     missing = [p for p in sources if not Path(importlib.util.cache_from_source(str(p))).exists()]
     assert sources and not missing, missing
+
+
+def test_w6_reports_the_sqlalchemy_import_floor_beside_the_cold_start_cases(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    from bench import cold_bench, common
+    from bench.__main__ import Config
+
+    monkeypatch.setattr(common, "CACHE_DIR", tmp_path / "cache")
+    cfg = Config(reps=1, frame_runs=50, tmp=str(tmp_path), log=lambda *_: None)
+    cases = {case.name: case for case in cold_bench.run_w6(cfg, mlflow_python=None)}
+    for name in ("fresh process: import, new store, one run with one metric, exit",
+                 "`sqltrack runs list` (CLI, fresh process) / `mlflow runs list`"):
+        floor = [note for note in cases[name].notes if note.startswith("floor: `python -c 'import sqlalchemy'`")]
+        assert len(floor) == 1 and " ms over bare Python's " in floor[0], cases[name].notes
