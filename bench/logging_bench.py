@@ -303,7 +303,7 @@ def run_w9(cfg, mlflow_python: str | None) -> list[Case]:
     from sqltrack import Client
 
     rates, errors, raw_rates, ml_rates, ml_errors = [], 0, [], [], 0
-    for rep in range(cfg.reps):
+    for _ in range(cfg.reps):
         with tempfile.TemporaryDirectory(dir=cfg.tmp) as folder:
             path = Path(folder) / "w9.db"
             client = Client(path)
@@ -320,7 +320,7 @@ def run_w9(cfg, mlflow_python: str | None) -> list[Case]:
     if mlflow_python:
         from . import mlflow_env
 
-        for rep in range(cfg.reps):
+        for _ in range(cfg.reps):
             with tempfile.TemporaryDirectory(dir=cfg.tmp) as folder:
                 path = Path(folder) / "w9.db"
                 eid = mlflow_env.run("new_store", {"path": str(path)})["experiment_id"]

@@ -187,8 +187,8 @@ def w5(args: dict) -> dict:
         db.execute("BEGIN")
         db.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)",
                        ((key, 1.0 / (s + 1), common.BASE_TIME + s, run_id, s) for s in range(steps)))
-        db.execute("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, 0, ?)",
-                   (key, 1.0 / steps, common.BASE_TIME + steps - 1, steps - 1, run_id))
+        db.execute("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid)"
+                   " VALUES (?, ?, ?, ?, 0, ?)", (key, 1.0 / steps, common.BASE_TIME + steps - 1, steps - 1, run_id))
         db.execute("COMMIT")
     db.close()
     result = {}

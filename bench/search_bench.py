@@ -122,8 +122,9 @@ def _sqltrack_searches(path: Path, eid: str, reps: int) -> tuple[dict[str, list[
     raw = RawReader(path)
     times, first, raw_times = {}, {}, {}
     for name, (filter_string, order_by, max_results) in common.SEARCHES.items():
-        search = lambda: client.search_runs([eid], filter_string, max_results=max_results,  # noqa: E731
-                                            order_by=order_by)
+        def search(filter_string=filter_string, max_results=max_results, order_by=order_by):
+            return client.search_runs([eid], filter_string, max_results=max_results, order_by=order_by)
+
         found = search()
         first[name] = [r.info.run_id for r in found[:5]]
         raw_found = raw.search(name, eid)
@@ -132,7 +133,7 @@ def _sqltrack_searches(path: Path, eid: str, reps: int) -> tuple[dict[str, list[
         times[name], raw_times[name] = [], []
         for _ in range(reps):  # interleaved, so that noise hits both alike
             times[name] += _times(search, 1)
-            raw_times[name] += _times(lambda: raw.search(name, eid), 1)
+            raw_times[name] += _times(lambda name=name: raw.search(name, eid), 1)
     client.close()
     return {"sqltrack": times, "raw": raw_times}, first
 
@@ -241,8 +242,8 @@ def run_w5(cfg, mlflow_run) -> list[Case]:
             assert len(client.get_metric_history(run_id, key)) == steps
             mine, floor = [], []
             for _ in range(cfg.reps):
-                mine += _times(lambda: client.get_metric_history(run_id, key), 1)
-                floor += _times(lambda: raw.history(rid, key), 1)
+                mine += _times(lambda key=key: client.get_metric_history(run_id, key), 1)
+                floor += _times(lambda key=key: raw.history(rid, key), 1)
             ml = theirs.get(str(steps))
             target = {10_000: 0.010, 1_000_000: 1.0}.get(steps)
             case = Case("W5", f"get_metric_history, {steps:,} steps", Sample(mine, "s", f"{steps:,} points"),

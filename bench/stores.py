@@ -114,7 +114,7 @@ def _check_latest(key: dict, run) -> None:
         points = [Point(name, s, run.start_time + s, v) for s, v in enumerate(values)]
         want = _Summary.of(points).row(run.number, key[name], True)
         got = dict(zip(["run_id", "key_id", *_LATEST_COLUMNS], _latest_row(run.number, key[name], run.start_time,
-                                                                           values)))
+                                                                           values), strict=True))
         assert got == want, (got, want)
 
 
