@@ -12,6 +12,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 from sqlalchemy import Connection, select
 
 from ..entities import Metric, Run, RunData, RunInfo
+from ..errors import RunNotFound
 from . import values as V
 from .keys import key_ids
 from .runs import run_internal_id
@@ -281,8 +282,15 @@ def _sqlite_metric_triples(cursor, array: str, n: int) -> tuple:
 
 
 def get_run(store, run_id: str) -> Run:
-    """One run by its id, or RunNotFound."""
-    return store.read(lambda conn: load_runs(conn, [run_internal_id(store, conn, run_id)])[0])
+    """One run by its id, or RunNotFound (also when its cached id was purged by ``sqltrack gc`` meanwhile)."""
+
+    def unit(conn: Connection) -> Run:
+        found = load_runs(conn, [run_internal_id(store, conn, run_id)])
+        if not found:
+            raise RunNotFound(f"Run {run_id} is no longer in the store (it was deleted and purged by 'sqltrack gc').")
+        return found[0]
+
+    return store.read(unit)
 
 
 def metric_history(store, run_id: str, key: str) -> list[Metric]:

@@ -36,7 +36,7 @@ from sqlalchemy.ext.compiler import compiles
 from .values import MAX_FLOAT
 
 #: The Alembic revision that this code's tables correspond to.
-SCHEMA_REVISION = "0003_search_read_paths"
+SCHEMA_REVISION = "0004_run_ids_never_reused"
 
 metadata = MetaData()
 
@@ -150,6 +150,7 @@ runs = Table(
     Column("source_version", String(50)),
     Column("last_activity_time", BigInteger),
     UniqueConstraint("run_uuid", name="uq_runs_run_uuid"),
+    sqlite_autoincrement=True,  # a purged run's id is never given to a newer run (migration 0004)
 )
 Index("ix_runs_experiment_start", runs.c.experiment_id, runs.c.lifecycle_stage, runs.c.start_time)
 # PostgreSQL: the default run order (start_time DESC NULLS LAST, then run_uuid in code-point

@@ -26,6 +26,10 @@ def _shape(url: str) -> dict:
         columns = tuple((c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table))
         indexes = tuple(sorted((i["name"], tuple(i["column_names"])) for i in insp.get_indexes(table)))
         options = insp.get_table_options(table)  # SQLite: sqlite_with_rowid=False for WITHOUT ROWID tables
+        if engine.dialect.name == "sqlite":  # the inspector does not report AUTOINCREMENT
+            with engine.connect() as conn:
+                sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).scalar() or ""
+            options = {**options, "autoincrement": "AUTOINCREMENT" in sql}
         shape[table] = (columns, indexes, tuple(insp.get_pk_constraint(table)["constrained_columns"]), options)
     shape["views"] = tuple(sorted(insp.get_view_names()))
     engine.dispose()
@@ -129,6 +133,67 @@ def test_0003_downgrades_to_the_rowid_table(tmp_path):
     assert _rows(path, query) == before
     assert not _rows(path, "SELECT sql FROM sqlite_master WHERE name = 'params'")[0][0].rstrip().endswith("ROWID")
     assert _shape(f"sqlite:///{path}") == _shape(f"sqlite:///{FIXTURES / '0002_server_key_limits.db'}")
+
+
+_RUNS = "SELECT * FROM runs ORDER BY id"
+
+
+def test_0004_keeps_every_run_and_id_and_never_reuses_a_purged_one(tmp_path):
+    path = tmp_path / "store.db"
+    shutil.copy(FIXTURES / "0003_search_read_paths.db", path)
+    shutil.copytree(FIXTURES / "0003_search_read_paths.artifacts", tmp_path / "artifacts")
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # the newest run purged before the upgrade: its id is free again
+        conn.exec_driver_sql("DELETE FROM runs WHERE id = 2")
+    engine.dispose()
+    before = _rows(path, _RUNS)
+    children = _rows(path, "SELECT run_id, count(*) FROM metrics GROUP BY run_id")
+
+    _upgrade_file(path)
+    assert _rows(path, _RUNS) == before
+    assert _rows(path, "SELECT run_id, count(*) FROM metrics GROUP BY run_id") == children
+    assert "AUTOINCREMENT" in _rows(path, "SELECT sql FROM sqlite_master WHERE name = 'runs'")[0][0]
+    assert _rows(path, "SELECT seq FROM sqlite_sequence WHERE name = 'runs'") == [(before[-1][0],)]
+    assert _rows(path, "SELECT count(*) FROM runs_view") == [(len(before),)], "the views still read runs"
+    client = Client(path, artifact_root=tmp_path / "artifacts")
+    [experiment] = [e for e in client.search_experiments() if e.name == "fixture"]
+    assert sorted(r.info.run_name for r in client.search_runs([experiment.experiment_id])) == ["run-0", "run-2"]
+    newest = client.create_run(experiment.experiment_id).info.run_id
+    assert client.store.cached_run_id(newest) == before[-1][0] + 1
+    client.delete_run(newest)
+    client.store.write(lambda conn: conn.exec_driver_sql(f"DELETE FROM runs WHERE run_uuid = '{newest}'"))
+    assert client.store.cached_run_id(client.create_run(experiment.experiment_id).info.run_id) == before[-1][0] + 2
+    client.close()
+
+
+def test_0004_downgrades_to_the_table_without_autoincrement(tmp_path):
+    path = tmp_path / "store.db"
+    shutil.copy(FIXTURES / "0003_search_read_paths.db", path)
+    before = _rows(path, _RUNS)
+    _upgrade_file(path)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.downgrade(make_config(conn), "0003_search_read_paths")
+    engine.dispose()
+    assert _rows(path, _RUNS) == before
+    assert _shape(f"sqlite:///{path}") == _shape(f"sqlite:///{FIXTURES / '0003_search_read_paths.db'}")
+
+
+def test_0004_refuses_to_run_with_foreign_keys_on(tmp_path):
+    """Dropping the old runs table with foreign keys on would cascade to every run's values."""
+    path = tmp_path / "store.db"
+    shutil.copy(FIXTURES / "0003_search_read_paths.db", path)
+    before = _rows(path, "SELECT count(*) FROM metrics")
+    engine = create_engine(f"sqlite:///{path}")
+    with pytest.raises(RuntimeError, match="foreign_keys = OFF"):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+            conn.commit()
+            with conn.begin():
+                run_upgrade(conn)
+    engine.dispose()
+    assert _rows(path, "SELECT count(*) FROM metrics") == before
+    assert _rows(path, "SELECT version_num FROM alembic_version") == [("0003_search_read_paths",)]
 
 
 def test_store_from_a_newer_sqltrack_is_refused(store_path):

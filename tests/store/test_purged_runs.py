@@ -27,7 +27,7 @@ def _rows_of(client: Client, rid: int) -> dict[str, int]:
 
 
 def test_a_batch_for_a_purged_run_whose_id_was_reused_is_refused(client):
-    """SQLite gives the highest purged id to the next run; a stale cached id must not write into it."""
+    """A stale cached id must not write into a run that took its number (SQLite did so before migration 0004)."""
     eid = client.create_experiment("e")
     client.create_run(eid)
     stale = client.create_run(eid).info.run_id
@@ -69,7 +69,7 @@ def test_ending_a_purged_run_with_nothing_pending_is_refused(client):
 
 
 def _stale_and_newer(client) -> tuple[str, str, Client]:
-    """A run purged by another client whose integer id SQLite gave to a newer run (this client's cache is stale)."""
+    """A run purged by another client, and a newer run (whose id SQLite gave the purged one's before 0004)."""
     eid = client.create_experiment("e")
     client.create_run(eid)
     stale = client.create_run(eid).info.run_id
@@ -92,4 +92,28 @@ def test_deleting_a_tag_of_a_purged_run_leaves_a_newer_run_alone(client):
     with pytest.raises(RunNotFound, match=stale):
         client.delete_tag(stale, "keep")
     assert other.get_run(newer).data.tags["keep"] == "new"
+    other.close()
+
+
+def test_a_purged_runs_id_is_never_given_to_a_newer_run(client):
+    eid = client.create_experiment("e")
+    client.create_run(eid)
+    newest = client.create_run(eid).info.run_id
+    purged_rid = client.store.cached_run_id(newest)
+    other = _purge(client, newest)
+    assert other.store.cached_run_id(other.create_run(eid).info.run_id) > purged_rid
+    other.close()
+    client.close()  # and after reopening the store
+    reopened = Client(client.store.url, artifact_root=client.store.artifact_root)
+    assert reopened.store.cached_run_id(reopened.create_run(eid).info.run_id) > purged_rid + 1
+    reopened.close()
+
+
+def test_reading_a_purged_run_through_a_stale_id_finds_nothing_of_a_newer_run(client):
+    stale, newer, other = _stale_and_newer(client)
+    other.log_metric(newer, "loss", 0.5, synchronous=True)
+    with pytest.raises(RunNotFound, match=f"{stale} is no longer in the store"):
+        client.get_run(stale)
+    assert client.get_metric_history(stale, "loss") == []
+    assert client.get_run(newer).info.run_id == newer
     other.close()
