@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ..entities import Experiment, LifecycleStage
 from ..errors import ExperimentAlreadyExists, ExperimentNotFound, InvalidParameter, StoreError
 from .dialect import upsert_rows
-from .schema import experiment_tags, experiments, runs
+from .schema import experiment_tags, experiments, runs, store_info
 from .validation import validate_key, validate_tag_value
 
 MAX_EXPERIMENT_NAME = 500
@@ -49,9 +49,7 @@ def create_experiment(store, name: str, artifact_location: str | None = None,
         if existing is not None:
             state = " in deleted state (restore it, or pick another name)" if existing[0] == "deleted" else ""
             raise ExperimentAlreadyExists(f"Experiment {name!r} already exists{state}.")
-        new_id = experiment_id
-        if new_id is None:
-            new_id = (conn.execute(select(func.max(experiments.c.experiment_id))).scalar() or 0) + 1
+        new_id = experiment_id if experiment_id is not None else _next_experiment_id(conn)
         now = _now()
         conn.execute(insert(experiments).values(
             experiment_id=new_id, name=name, artifact_location=artifact_location or str(store.artifact_root),
@@ -60,6 +58,24 @@ def create_experiment(store, name: str, artifact_location: str | None = None,
         return str(new_id)
 
     return _write_creation(store, unit)
+
+
+#: store_info key: the highest experiment id ``sqltrack gc`` has purged (ids are numbered past it).
+PURGED_EXPERIMENT_ID = "purged_experiment_id"
+
+
+def _next_experiment_id(conn: Connection) -> int:
+    """One more than any experiment id in use or ever purged: an id a client still holds never names another."""
+    highest = conn.execute(select(func.max(experiments.c.experiment_id))).scalar() or 0
+    purged = conn.execute(select(store_info.c.value).where(store_info.c.key == PURGED_EXPERIMENT_ID)).scalar()
+    return max(highest, int(purged or 0)) + 1
+
+
+def record_purged_experiment(conn: Connection, experiment_id: int) -> None:
+    """Keep the highest purged experiment id, so that ``_next_experiment_id`` never hands it out again."""
+    purged = conn.execute(select(store_info.c.value).where(store_info.c.key == PURGED_EXPERIMENT_ID)).scalar()
+    if purged is None or int(purged) < experiment_id:
+        upsert_rows(conn, store_info, [{"key": PURGED_EXPERIMENT_ID, "value": str(experiment_id)}], update=["value"])
 
 
 def _write_creation(store, unit):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, func, select
 
+from .experiments import record_purged_experiment
 from .schema import artifacts, experiment_tags, experiments, latest_metrics, metrics, params, runs, tags
 
 #: Unreferenced blobs younger than this are kept: a writer may be about to index them.
@@ -60,6 +61,7 @@ def collect(store, *, older_than_ms: int = 0, dry_run: bool = False,
             if not left:
                 conn.execute(delete(experiment_tags).where(experiment_tags.c.experiment_id == eid))
                 conn.execute(delete(experiments).where(experiments.c.experiment_id == eid))
+                record_purged_experiment(conn, eid)
             else:
                 report.experiments -= 1  # its runs are not all old enough yet
 
