@@ -67,14 +67,17 @@ PURGED_EXPERIMENT_ID = "purged_experiment_id"
 def _next_experiment_id(conn: Connection) -> int:
     """One more than any experiment id in use or ever purged: an id a client still holds never names another."""
     highest = conn.execute(select(func.max(experiments.c.experiment_id))).scalar() or 0
+    return max(highest, _highest_purged(conn)) + 1
+
+
+def _highest_purged(conn: Connection) -> int:
     purged = conn.execute(select(store_info.c.value).where(store_info.c.key == PURGED_EXPERIMENT_ID)).scalar()
-    return max(highest, int(purged or 0)) + 1
+    return int(purged or 0)
 
 
 def record_purged_experiment(conn: Connection, experiment_id: int) -> None:
     """Keep the highest purged experiment id, so that ``_next_experiment_id`` never hands it out again."""
-    purged = conn.execute(select(store_info.c.value).where(store_info.c.key == PURGED_EXPERIMENT_ID)).scalar()
-    if purged is None or int(purged) < experiment_id:
+    if _highest_purged(conn) < experiment_id:
         upsert_rows(conn, store_info, [{"key": PURGED_EXPERIMENT_ID, "value": str(experiment_id)}], update=["value"])
 
 

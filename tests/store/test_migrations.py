@@ -87,6 +87,13 @@ def _upgrade_file(path: Path, revision: str = "head") -> None:
     engine.dispose()
 
 
+def _downgrade_file(path: Path, revision: str) -> None:
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.downgrade(make_config(conn), revision)
+    engine.dispose()
+
+
 def test_0003_keeps_every_param_and_stores_them_by_key(tmp_path):
     """0003 rebuilds SQLite's params WITHOUT ROWID and indexes latest metrics with their kind."""
     path = tmp_path / "store.db"
@@ -126,10 +133,7 @@ def test_0003_downgrades_to_the_rowid_table(tmp_path):
     query = "SELECT run_id, key_id, value, value_num FROM params ORDER BY run_id, key_id"
     before = _rows(path, query)
     _upgrade_file(path)
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        command.downgrade(make_config(conn), "0002_server_key_limits")
-    engine.dispose()
+    _downgrade_file(path, "0002_server_key_limits")
     assert _rows(path, query) == before
     assert not _rows(path, "SELECT sql FROM sqlite_master WHERE name = 'params'")[0][0].rstrip().endswith("ROWID")
     assert _shape(f"sqlite:///{path}") == _shape(f"sqlite:///{FIXTURES / '0002_server_key_limits.db'}")
@@ -171,10 +175,7 @@ def test_0004_downgrades_to_the_table_without_autoincrement(tmp_path):
     shutil.copy(FIXTURES / "0003_search_read_paths.db", path)
     before = _rows(path, _RUNS)
     _upgrade_file(path)
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        command.downgrade(make_config(conn), "0003_search_read_paths")
-    engine.dispose()
+    _downgrade_file(path, "0003_search_read_paths")
     assert _rows(path, _RUNS) == before
     assert _shape(f"sqlite:///{path}") == _shape(f"sqlite:///{FIXTURES / '0003_search_read_paths.db'}")
 

@@ -26,13 +26,19 @@ def _rows_of(client: Client, rid: int) -> dict[str, int]:
     return client.store.read(lambda conn: {t.name: count(conn, t) for t in (params, tags, metrics, latest_metrics)})
 
 
-def test_a_batch_for_a_purged_run_whose_id_was_reused_is_refused(client):
-    """A stale cached id must not write into a run that took its number (SQLite did so before migration 0004)."""
+def _newest_purged(client: Client) -> tuple[str, str, int, Client]:
+    """(experiment, the newest of two runs, its cached id, the client that purged it): the case where
+    SQLite gave the purged id to the next run before migration 0004."""
     eid = client.create_experiment("e")
     client.create_run(eid)
-    stale = client.create_run(eid).info.run_id
-    old_rid = client.store.cached_run_id(stale)
-    other = _purge(client, stale)
+    newest = client.create_run(eid).info.run_id
+    old_rid = client.store.cached_run_id(newest)
+    return eid, newest, old_rid, _purge(client, newest)
+
+
+def test_a_batch_for_a_purged_run_whose_id_was_reused_is_refused(client):
+    """A stale cached id must not write into a run that took its number (SQLite did so before migration 0004)."""
+    eid, stale, old_rid, other = _newest_purged(client)
     newer = other.create_run(eid).info.run_id
     new_rid = other.store.cached_run_id(newer)
     before = _rows_of(client, new_rid)
@@ -96,11 +102,7 @@ def test_deleting_a_tag_of_a_purged_run_leaves_a_newer_run_alone(client):
 
 
 def test_a_purged_runs_id_is_never_given_to_a_newer_run(client):
-    eid = client.create_experiment("e")
-    client.create_run(eid)
-    newest = client.create_run(eid).info.run_id
-    purged_rid = client.store.cached_run_id(newest)
-    other = _purge(client, newest)
+    eid, _, purged_rid, other = _newest_purged(client)
     assert other.store.cached_run_id(other.create_run(eid).info.run_id) > purged_rid
     other.close()
     client.close()  # and after reopening the store
