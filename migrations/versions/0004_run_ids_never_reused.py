@@ -66,8 +66,9 @@ def _rebuild_sqlite_runs(autoincrement: bool) -> None:
     off (sqltrack's setting on SQLite) nothing checks or rewrites them during the swap.
     """
     if op.get_bind().exec_driver_sql("PRAGMA foreign_keys").scalar():
-        raise RuntimeError("upgrading runs needs PRAGMA foreign_keys = OFF: with it on, dropping the old table "
-                           "would delete every run's params, metrics and tags; open the store with sqltrack")
+        raise RuntimeError("Schema upgrade 0004 rebuilds the runs table and needs PRAGMA foreign_keys = OFF: with "
+                           "it on, dropping the old table would delete every run's params, metrics and tags. "
+                           "Nothing was changed; upgrade with 'sqltrack db upgrade --store <path>' instead.")
     columns = _COLUMNS.format(id=_ID[autoincrement], key=_KEY[autoincrement])
     op.execute(f"CREATE TABLE _runs_0004 {columns}")
     op.execute(f"INSERT INTO _runs_0004 ({_NAMES}) SELECT {_NAMES} FROM runs ORDER BY id")

@@ -123,8 +123,10 @@ def update_row(conn: Connection, rid: int, run_id: str, **values) -> None:
 def require_updated(rowcount: int, run_id: str) -> None:
     """RunNotFound when an update of a run's row (by id and uuid) found none.
 
-    A run's id may be cached from before ``sqltrack gc`` purged it (in another process, say),
-    and SQLite may since have given that id to a new run; nothing may be written for it then.
+    A run's id may be cached from before ``sqltrack gc`` purged it (in another process, say):
+    nothing may be written for it then. Ids are not handed out again (schema 0004), but the
+    uuid is matched too, for stores whose counter can go back (MySQL before 8.0 resets it to
+    the highest id on restart).
     """
     if rowcount == 0:
         raise RunNotFound(f"Run {run_id} is no longer in the store (it was deleted and purged by "

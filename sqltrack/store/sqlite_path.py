@@ -24,7 +24,7 @@ UPSERT_TAGS = ("INSERT INTO tags (run_id, key_id, value) VALUES (?, ?, ?) "
 INSERT_POINTS = ("INSERT OR IGNORE INTO metrics (run_id, key_id, step, timestamp, value, kind) "
                  "VALUES (?, ?, ?, ?, ?, ?)")
 RENAME_RUN = "UPDATE runs SET name = ? WHERE id = ?"
-# The run's uuid as well as its id: a purged run's id can be reused by a newer run.
+# Matched by id and uuid; no row changed means the run was purged (see runs.require_updated).
 TOUCH_RUN = "UPDATE runs SET last_activity_time = ? WHERE id = ? AND run_uuid = ?"
 SET_STATUS = ("UPDATE runs SET status = ?, last_activity_time = ?, end_time = coalesce(?, end_time) "
               "WHERE id = ? AND run_uuid = ?")
