@@ -12,6 +12,7 @@ from ..store import Store
 from ..store.experiments import parse_experiment_id
 from ..store.reads import FrameColumns, load_frame_columns, load_runs
 from ..store.schema import experiments, runs
+from ..store.sqlite_path import select_rows
 from .paging import PagedList, check_max_results, decode_token, encode_token
 
 
@@ -79,7 +80,7 @@ def _bounded_search(conn: Connection, store: Store, experiment_ids, filter_strin
                     order_by: Sequence[str] | None, snapshot: int | None) -> tuple[Select, int]:
     """The plan to run for the search, and the last run it may return (the current last run when no snapshot)."""
     ids = _experiment_ids(conn, experiment_ids)
-    top = snapshot if snapshot is not None else conn.execute(_LAST_RUN).scalar() or 0
+    top = snapshot if snapshot is not None else select_rows(conn, _LAST_RUN)[0][0] or 0
     search = _run_search(filter_string, tuple(order_by or ()), tuple(ids), view_type, store.dialect_name)
     return search.choose(conn), top
 
@@ -103,7 +104,7 @@ def _page(conn: Connection, plan: Select, top: int, offset: int, limit: int | No
     bounds = {"top": top, "offset": offset}
     if limit is not None:
         bounds["limit"] = limit + 1
-    found = conn.execute(_paged(plan, limit is not None), bounds).scalars().all()  # fetchall: one driver call
+    found = [rid for rid, in select_rows(conn, _paged(plan, limit is not None), bounds)]
     more = limit is not None and len(found) > limit
     return (found[:limit] if limit is not None else found), more
 

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from ..entities import LifecycleStage, ViewType
 from ..store import schema
+from ..store.sqlite_path import select_rows
 from . import ast
 from .compiler import DRIVER_PROBE_CAP, FilterCompiler, flatten_and
 from .dialects import dialect_rules
@@ -55,7 +56,7 @@ class RunSearch:
         """The statement to run now (one capped count on SQLite when the filter has a driving clause)."""
         if self.estimate is None:
             return self.statement
-        counts = list(conn.execute(self.estimate).one())
+        counts = list(select_rows(conn, self.estimate)[0])
         smallest = min(counts)
         if smallest < DRIVER_PROBE_CAP:
             return self.driven[counts.index(smallest)]

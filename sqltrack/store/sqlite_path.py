@@ -1,19 +1,23 @@
-"""SQLite's logging statements, sent straight to the ``sqlite3`` driver.
+"""SQLite's logging and search statements, sent straight to the ``sqlite3`` driver.
 
 A SQLite write transaction holds the whole file's write lock, so whatever a writer spends
 inside one, every other process waits for. SQLAlchemy's own work per statement (events,
 result objects: ≈ 20 µs against ≈ 1–2 µs for the driver call) is most of a small
 statement's cost; the statements a run's creation and end issue on every run are therefore
-sent to the driver here. Everything else, and every other backend, goes through Core.
-Driver errors are re-raised as SQLAlchemy's, so retrying and translating treat them alike.
+sent to the driver here. A search's Core SELECTs (``select_rows``) are compiled once and
+then sent the same way: SQLAlchemy's per-execution work on them (a cache-key walk of the
+whole statement, expanding IN lists, result objects) is 0.1–0.2 ms of a 1.5 ms search.
+Everything else, and every other backend, goes through Core. Driver errors are re-raised
+as SQLAlchemy's, so retrying and translating treat them alike.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Sequence
+from functools import lru_cache
+from typing import Any, Mapping, NamedTuple, Sequence
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect, Select
 from sqlalchemy.exc import DBAPIError
 
 from .schema import latest_metrics
@@ -62,3 +66,42 @@ def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> in
         return conn.connection.driver_connection.executemany(sql, rows).rowcount
     except sqlite3.Error as error:
         raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
+
+
+class _Prepared(NamedTuple):
+    """A SELECT compiled for the driver: its SQL, its own values in order, and where the caller's go."""
+
+    sql: str
+    values: tuple
+    slots: tuple[tuple[int, str], ...]
+
+
+def select_rows(conn: Connection, statement: Select, params: Mapping[str, Any] | None = None) -> list[tuple]:
+    """Every row of a Core SELECT; on SQLite through the driver, compiled once per statement.
+
+    ``params`` are the values of the statement's unvalued bind parameters (scalars).
+    """
+    names = tuple(sorted(params or ()))
+    prepared = _prepare(statement, conn.dialect, names) if is_sqlite(conn) else None
+    if prepared is None:
+        return [tuple(row) for row in conn.execute(statement, dict(params or {}))]
+    values = list(prepared.values)
+    for position, name in prepared.slots:
+        values[position] = params[name]
+    return execute(conn, prepared.sql, values).fetchall()
+
+
+@lru_cache(maxsize=1024)
+def _prepare(statement: Select, dialect: Dialect, names: tuple[str, ...]) -> _Prepared | None:
+    """The statement for the driver, or None when a value or column needs SQLAlchemy's type processing."""
+    if any(_result_processor(column, dialect) for column in statement.selected_columns):
+        return None
+    state = statement.compile(dialect=dialect).construct_expanded_state(dict.fromkeys(names, 0))
+    if state.processors:
+        return None
+    slots = tuple((i, name) for i, name in enumerate(state.positiontup or ()) if name in names)
+    return _Prepared(state.statement, tuple(state.positional_parameters), slots)
+
+
+def _result_processor(column, dialect: Dialect):
+    return column.type.dialect_impl(dialect).result_processor(dialect, None)

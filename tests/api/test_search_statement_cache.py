@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqltrack import Metric, Param
 from sqltrack.api import search
+from sqltrack.store import sqlite_path
+from sqltrack.store.sqlite_path import select_rows
 
 
 def _log(client, eid: str, lr: str, acc: float) -> str:
@@ -38,17 +40,17 @@ def test_the_cached_statement_serves_another_store(client, tmp_path):
         other.close()
 
 
-def test_a_repeated_search_runs_the_same_paged_statement_with_new_bounds(client):
+def test_a_repeated_search_runs_the_same_paged_statement_with_new_bounds(client, monkeypatch):
     """The snapshot bound, offset and limit are parameters of one statement per plan, not new statements."""
-    from sqlalchemy import event
-
     eid = client.create_experiment("e")
     ids = [_log(client, eid, "0.1", acc / 10) for acc in range(5)]
     executed = []
-    def seen(_conn, statement, multiparams, params, _options) -> None:
-        executed.append((statement, multiparams[0] if multiparams else params))
 
-    event.listen(client.store.engine, "before_execute", seen)
+    def seen(conn, statement, params=None):
+        executed.append((statement, params or {}))
+        return select_rows(conn, statement, params)
+
+    monkeypatch.setattr(search, "select_rows", seen)
     first = client.search_runs([eid], "params.lr = '0.1'", max_results=2, order_by=["metrics.acc DESC"])
     late = _log(client, eid, "0.1", 0.99)  # after the first page's snapshot: not on the next pages
     rest = client.search_runs([eid], "params.lr = '0.1'", max_results=2, order_by=["metrics.acc DESC"],
@@ -58,3 +60,17 @@ def test_a_repeated_search_runs_the_same_paged_statement_with_new_bounds(client)
     assert (pages[0][1]["offset"], pages[1][1]["offset"], pages[0][1]["limit"]) == (0, 2, 3)
     assert [r.info.run_id for r in first] + [r.info.run_id for r in rest] == ids[::-1][:4]
     assert late not in [r.info.run_id for r in rest]
+
+
+def test_a_repeated_search_on_sqlite_compiles_its_statements_once(store_path):
+    from sqltrack import Client
+
+    client = Client(store_path)
+    eid = client.create_experiment("e")
+    _log(client, eid, "0.1", 0.5)
+    sqlite_path._prepare.cache_clear()
+    for _ in range(3):
+        assert len(client.search_runs([eid], "params.lr = '0.1' AND metrics.acc > 0.1")) == 1
+    info = sqlite_path._prepare.cache_info()
+    assert info.misses == 3 and info.hits == 6  # the last run's id, the plan's count, the page
+    client.close()
