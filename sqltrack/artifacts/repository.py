@@ -12,7 +12,7 @@ from ..entities import FileInfo
 from ..errors import ArtifactNotFound, InvalidParameter
 from ..store.batch import touch_run
 from ..store.dialect import upsert_rows
-from ..store.runs import run_internal_id
+from ..store.runs import live_run_id, run_internal_id
 from ..store.schema import artifacts
 from .paths import normalize_artifact_path, safe_destination
 
@@ -85,7 +85,7 @@ def log_bytes(store, run_id: str, data: bytes, artifact_file: str) -> str:
 
 def _entries(store, run_id: str, prefix: str) -> list[tuple[str, str, int]]:
     def unit(conn: Connection) -> list[tuple[str, str, int]]:
-        rid = run_internal_id(store, conn, run_id)
+        rid = live_run_id(store, conn, run_id)
         a = artifacts.c
         query = select(a.path, a.digest, a.size).where(a.run_id == rid).order_by(a.path)
         if prefix:

@@ -12,11 +12,11 @@ from typing import Any, Iterator, NamedTuple, Sequence
 from sqlalchemy import Connection, select
 
 from ..entities import Metric, Run, RunData, RunInfo
-from ..errors import RunNotFound, StoreError
+from ..errors import StoreError
 from . import values as V
 from .engine import WRITE_OPTION
 from .keys import key_ids
-from .runs import run_internal_id
+from .runs import live_run_id, purged_run, run_internal_id
 from .schema import key_names, latest_metrics, metrics, params, runs, tags
 
 _CHUNK = 900  # bound values per IN (…): safe on every backend
@@ -317,22 +317,20 @@ def get_run(store, run_id: str) -> Run:
 
     def unit(conn: Connection) -> Run:
         found = load_runs(conn, [run_internal_id(store, conn, run_id)])
-        if not found:
-            raise RunNotFound(f"Run {run_id} is no longer in the store (it was deleted and purged by 'sqltrack gc').")
+        if not found or found[0].info.run_id != str(run_id):  # the uuid too: see runs.require_updated
+            raise purged_run(run_id)
         return found[0]
 
     return store.read(unit)
 
 
 def metric_history(store, run_id: str, key: str) -> list[Metric]:
-    """Every point of one metric of a run, ordered by step then timestamp."""
+    """Every point of one metric of a run, ordered by step then timestamp (RunNotFound once purged)."""
 
     def unit(conn: Connection) -> list[Metric]:
-        rid = run_internal_id(store, conn, run_id)
+        rid = live_run_id(store, conn, run_id)
         kid = key_ids(store, conn, [key], create=False).get(key)
-        if kid is None:
-            return []
-        return history_points(conn, rid, kid, key)
+        return [] if kid is None else history_points(conn, rid, kid, key)
 
     return store.read(unit)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlalchemy import BigInteger, Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, Integer, String, bindparam, delete, func, insert, select, update
 
 from ..entities import RUN_STATUSES, LifecycleStage
 from ..errors import InvalidParameter, RunNotFound
@@ -41,6 +41,26 @@ def run_internal_id(store, conn: Connection, run_id: str) -> int:
                           "'sqltrack runs list' shows the runs there are.")
     store.remember_run_id(run_id, found)
     return found
+
+
+def live_run_id(store, conn: Connection, run_id: str) -> int:
+    """``run_internal_id`` for a read: a cached id is checked against the run's row (id and uuid) in
+    the reader's snapshot, so a run purged by ``sqltrack gc`` meanwhile is RunNotFound, not empty."""
+    cached = store.cached_run_id(run_id)
+    if cached is None:
+        return run_internal_id(store, conn, run_id)
+    if not SQ.select_rows(conn, _RUN_ROW, {"rid": cached, "uuid": str(run_id)}):
+        raise purged_run(run_id)
+    return cached
+
+
+_RUN_ROW = select(runs.c.id).where(runs.c.id == bindparam("rid", type_=Integer),
+                                   runs.c.run_uuid == bindparam("uuid", type_=String))
+
+
+def purged_run(run_id: str) -> RunNotFound:
+    """The error for a run this process knew that is no longer in the store."""
+    return RunNotFound(f"Run {run_id} is no longer in the store (it was deleted and purged by 'sqltrack gc').")
 
 
 def create_run(store, experiment_id: str | int, *, run_name: str | None, user_id: str | None,

@@ -116,6 +116,36 @@ def test_reading_a_purged_run_through_a_stale_id_finds_nothing_of_a_newer_run(cl
     other.log_metric(newer, "loss", 0.5, synchronous=True)
     with pytest.raises(RunNotFound, match=f"{stale} is no longer in the store"):
         client.get_run(stale)
-    assert client.get_metric_history(stale, "loss") == []
+    for key in ("loss", "never-logged"):
+        with pytest.raises(RunNotFound, match=f"{stale} is no longer in the store"):
+            client.get_metric_history(stale, key)
     assert client.get_run(newer).info.run_id == newer
+    assert client.get_metric_history(newer, "never-logged") == []  # a live run without the metric
     other.close()
+
+
+def test_the_artifacts_of_a_purged_run_read_through_a_stale_id_are_run_not_found(client):
+    eid = client.create_experiment("e")
+    stale = client.create_run(eid).info.run_id
+    client.log_text(stale, "hello", "notes/a.txt")
+    assert client.load_text(stale, "notes/a.txt") == "hello"  # the id is now cached
+    other = _purge(client, stale)
+    with pytest.raises(RunNotFound, match=f"{stale} is no longer in the store"):
+        client.list_artifacts(stale)
+    with pytest.raises(RunNotFound, match=f"{stale} is no longer in the store"):
+        client.load_text(stale, "notes/a.txt")
+    other.close()
+
+
+def test_a_stale_id_now_held_by_another_run_reads_nothing_of_it(client):
+    """Where a store's counter went back (MySQL before 8.0 after a restart), the uuid tells the runs apart."""
+    eid = client.create_experiment("e")
+    stale = client.create_run(eid).info.run_id
+    newer = client.create_run(eid).info.run_id
+    client.log_metric(newer, "loss", 0.5, synchronous=True)
+    client.store.remember_run_id(stale, client.store.cached_run_id(newer))  # as if the id had been reused
+    with pytest.raises(RunNotFound, match=stale):
+        client.get_run(stale)
+    for key in ("loss", "missing"):
+        with pytest.raises(RunNotFound, match=stale):
+            client.get_metric_history(stale, key)
