@@ -7,6 +7,7 @@ import json
 import sqlite3
 from contextlib import contextmanager
 from itertools import repeat
+from operator import add
 from typing import Any, Iterator, NamedTuple, Sequence
 
 from sqlalchemy import Connection, select
@@ -350,9 +351,9 @@ def history_points(conn: Connection, rid: int, kid: int, key: str) -> list[Metri
     """The points of one metric as Metric objects (the primary key's order: no sort step).
 
     On SQLite the rows come straight from the driver's cursor. When no point of the metric
-    is NaN, ±inf or -0.0 (the usual case), the columns are zipped with the key into tuples in
-    Metric's field order and each becomes a Metric in C (``tuple.__new__``); otherwise values
-    are decoded.
+    is NaN, ±inf or -0.0 (the usual case), each row comes in Metric's field order after the
+    key, and ``(key,) + row`` becomes a Metric in C (``tuple.__new__``); otherwise values are
+    decoded.
     """
     if conn.dialect.name != "sqlite":
         m = metrics.c
@@ -370,10 +371,8 @@ def history_points(conn: Connection, rid: int, kid: int, key: str) -> list[Metri
 def _sqlite_history(cursor, rid: int, kid: int, key: str) -> list[Metric]:
     if _METRIC_IS_TUPLE and not cursor.execute(_HAS_SPECIAL_SQL, (rid, kid)).fetchone()[0]:
         rows = cursor.execute(_PLAIN_HISTORY_SQL, (rid, kid)).fetchall()
-        if not rows:
-            return []
-        values, stamps, steps = zip(*rows, strict=True)
-        return list(map(tuple.__new__, repeat(Metric), zip(repeat(key), values, stamps, steps, strict=False)))
+        # (key,) + row in C, then the Metric in C: half the time of zipping the columns back together
+        return list(map(tuple.__new__, repeat(Metric), map(add, repeat((key,)), rows)))
     return _decoded(cursor.execute(_HISTORY_SQL, (rid, kid)).fetchall(), key)
 
 
