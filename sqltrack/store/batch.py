@@ -199,6 +199,7 @@ class PointRows(NamedTuple):
     ordered: list[tuple]  # distinct rows in primary-key order
     unique: list[tuple]  # the same rows in logging order
     summaries: dict[int, "_Summary"]  # key id -> summary of this batch's points
+    latest: dict[int, tuple]  # key id -> its latest_metrics row if the run has no earlier points of it
 
 
 def point_rows(rid: int, ids: Mapping[str, int], points: Sequence[Point], native: bool) -> PointRows:
@@ -209,7 +210,9 @@ def point_rows(rid: int, ids: Mapping[str, int], points: Sequence[Point], native
             for k, s, t, v in points]
     unique = list(dict.fromkeys(rows))  # exact duplicates once, first occurrence first
     ordered = sorted(unique)
-    return PointRows(rid, ordered, unique, _summaries(ordered, unique, native))
+    summaries = _summaries(ordered, unique, native)
+    latest = {kid: summary.row(rid, kid, native) for kid, summary in summaries.items()}
+    return PointRows(rid, ordered, unique, summaries, latest)
 
 
 def prepare_point_rows(store, run_id: str, points: Sequence[Point]) -> PointRows | None:
@@ -240,7 +243,7 @@ def write_points(store, conn: Connection, rid: int, points: Sequence[Point], pre
     if prepared is None or prepared.rid != rid:
         prepared = point_rows(rid, key_ids(store, conn, {p[0] for p in points}), points, native)
     if _insert_points(conn, prepared.ordered) == len(prepared.ordered):
-        _merge_latest(conn, rid, prepared.summaries, native)
+        _merge_latest(conn, prepared, native)
     else:  # some points were already stored: recount those keys from the history
         _recompute_latest(conn, rid, prepared.unique, native)
 
@@ -331,20 +334,20 @@ class _Summary:
                         total=pick(self.total, other.total, lambda a, b: a + b),
                         low=pick(self.low, other.low, min), high=pick(self.high, other.high, max))
 
-    def row(self, rid: int, kid: int, native: bool) -> dict:
+    def row(self, rid: int, kid: int, native: bool) -> tuple:
+        """The latest_metrics row, in the table's column order (``LATEST_ROW_NAMES``)."""
         value, kind = V.encode_metric(self.latest.value, native)
         first_value, first_kind = V.encode_metric(self.first.value, native)
         n = self.count - self.nan_count
         avg = None if not n or self.total is None else self.total / n
-        return {"run_id": rid, "key_id": kid, "step": self.latest.step, "timestamp": self.latest.timestamp,
-                "value": value, "kind": kind, "min_value": _agg_float(self.low, native),
-                "max_value": _agg_float(self.high, native), "avg_value": _agg_float(avg, native),
-                "sum_value": _agg_float(self.total, native), "first_value": first_value, "first_kind": first_kind,
-                "first_step": self.first.step, "first_timestamp": self.first.timestamp,
-                "count": self.count, "nan_count": self.nan_count}
+        return (rid, kid, self.latest.step, self.latest.timestamp, value, kind, _agg_float(self.low, native),
+                _agg_float(self.high, native), _agg_float(avg, native), _agg_float(self.total, native),
+                first_value, first_kind, self.first.step, self.first.timestamp, self.count, self.nan_count)
 
 
 _LATEST_COLUMNS = SQ.LATEST_COLUMNS
+#: The columns of ``_Summary.row``.
+LATEST_ROW_NAMES = ("run_id", "key_id", *_LATEST_COLUMNS)
 
 
 @cache
@@ -353,22 +356,21 @@ def _select_latest_sql():
         latest_metrics.c.run_id == bindparam("rid"), latest_metrics.c.key_id.in_(bindparam("kids", expanding=True)))
 
 
-def _merge_latest(conn: Connection, rid: int, summaries: dict[int, _Summary], native: bool) -> None:
+def _merge_latest(conn: Connection, prepared: PointRows, native: bool) -> None:
+    """Upsert each key's latest_metrics row: the batch's own (made ahead) for a key new to the run,
+    else the stored summary merged with the batch's."""
+    rid, summaries = prepared.rid, prepared.summaries
     existing = _read_summaries(conn, rid, list(summaries), native)
-    rows = []
-    for kid, summary in summaries.items():
-        if kid in existing:
-            summary = existing[kid].merge(summary)
-        rows.append(summary.row(rid, kid, native))
-    _upsert_latest(conn, rows)
+    _upsert_latest(conn, [existing[kid].merge(summary).row(rid, kid, native) if kid in existing
+                          else prepared.latest[kid] for kid, summary in summaries.items()])
 
 
-def _upsert_latest(conn: Connection, rows: list[dict]) -> None:
+def _upsert_latest(conn: Connection, rows: list[tuple]) -> None:
     if SQ.is_sqlite(conn):  # Core's dict-based upsert costs more than the insert
-        names = ["run_id", "key_id", *_LATEST_COLUMNS]
-        SQ.executemany(conn, SQ.UPSERT_LATEST, [tuple(row[n] for n in names) for row in rows])
+        SQ.executemany(conn, SQ.UPSERT_LATEST, rows)
     else:
-        upsert_rows(conn, latest_metrics, rows, update=_LATEST_COLUMNS)
+        upsert_rows(conn, latest_metrics, [dict(zip(LATEST_ROW_NAMES, row, strict=True)) for row in rows],
+                    update=_LATEST_COLUMNS)
 
 
 def _read_summaries(conn: Connection, rid: int, kids: list[int], native: bool) -> dict[int, _Summary]:

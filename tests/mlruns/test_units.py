@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqltrack.mlruns.values_io import parse_metric_lines
 from sqltrack.mlruns.yaml_safe import _flat_mapping, dump, load_mapping
 from sqltrack.store import values as V
-from sqltrack.store.batch import Point, _Summary
+from sqltrack.store.batch import LATEST_ROW_NAMES, Point, _Summary
 from sqltrack.store.bulk import canonical_points, latest_row
 
 _scalars = st.one_of(st.none(), st.integers(-(2**62), 2**62), st.booleans(), st.floats(allow_nan=False),
@@ -53,8 +53,8 @@ _values = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_f
 def test_latest_row_matches_batch_summary(points, native):
     canonical = canonical_points(points)
     exact = [Point("", s, t, V.decode_metric(v, k)) for s, t, v, k in canonical]
-    expected = _Summary.of(exact).row(1, 2, native)
-    got = dict(zip(expected, latest_row(1, 2, canonical, native), strict=True))
+    expected = dict(zip(LATEST_ROW_NAMES, _Summary.of(exact).row(1, 2, native), strict=True))
+    got = dict(zip(LATEST_ROW_NAMES, latest_row(1, 2, canonical, native), strict=True))
     for column, want in expected.items():
         have = got[column]
         if isinstance(want, float) and math.isnan(want):
