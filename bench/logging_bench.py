@@ -143,7 +143,7 @@ def raw_autocommit(folder: Path, runs: int) -> float:
     return runs * PER_RUN / elapsed
 
 
-def _schema_rows(run: int, rid: int, kid: dict[str, int]) -> tuple[list, list, list, list]:
+def schema_rows(run: int, rid: int, kid: dict[str, int]) -> tuple[list, list, list, list]:
     """Run ``run``'s rows as sqltrack stores them: params, tags, metrics (key order) and latest_metrics."""
     from sqltrack.store.bulk import latest_row
 
@@ -154,6 +154,14 @@ def _schema_rows(run: int, rid: int, kid: dict[str, int]) -> tuple[list, list, l
     latest = [latest_row(rid, kid[f"m{m}"], [r[2:] for r in m_rows if r[1] == kid[f"m{m}"]], True)
               for m in range(common.METRICS)]
     return p_rows, t_rows, m_rows, latest
+
+
+def schema_key_names(conn: sqlite3.Connection, extra: tuple[str, ...] = ()) -> dict[str, int]:
+    """Intern W1's key names (and ``extra``) into a sqltrack store, as its first run would: {name: id}."""
+    params, tags, _ = common.run_values(0)
+    names = [k for k, _ in params + tags] + [f"m{m}" for m in range(common.METRICS)] + list(extra)
+    conn.executemany("INSERT OR IGNORE INTO key_names (name) VALUES (?)", [(n,) for n in names])
+    return dict(conn.execute("SELECT name, id FROM key_names"))
 
 
 def raw_sqltrack_schema(folder: Path, runs: int) -> float:
@@ -174,12 +182,9 @@ def raw_sqltrack_schema(folder: Path, runs: int) -> float:
     client.close()
     conn = sqlite3.connect(path, isolation_level=None, timeout=60)
     conn.execute("PRAGMA synchronous=NORMAL")
-    params, tags, _ = common.run_values(0)
-    names = [k for k, _ in params + tags] + [f"m{m}" for m in range(common.METRICS)]
-    conn.executemany("INSERT OR IGNORE INTO key_names (name) VALUES (?)", [(n,) for n in names])
-    kid = dict(conn.execute("SELECT name, id FROM key_names"))
+    kid = schema_key_names(conn)
     rid = dict(conn.execute("SELECT run_uuid, id FROM runs"))
-    data = [(u, _schema_rows(r, rid[u], kid)) for r, u in enumerate(run_ids)]
+    data = [(u, schema_rows(r, rid[u], kid)) for r, u in enumerate(run_ids)]
     started = time.perf_counter()
     for uuid, (p_rows, t_rows, m_rows, latest) in data:
         conn.execute("BEGIN IMMEDIATE")
@@ -302,7 +307,7 @@ def _concurrent(cfg, kind: str, path: Path, eid: str | None, runs: int, procs: i
 def run_w9(cfg, mlflow_python: str | None) -> list[Case]:
     from sqltrack import Client
 
-    rates, errors, raw_rates, ml_rates, ml_errors = [], 0, [], [], 0
+    rates, errors, raw_rates, schema_rates, ml_rates, ml_errors = [], 0, [], [], [], 0
     for _ in range(cfg.reps):
         with tempfile.TemporaryDirectory(dir=cfg.tmp) as folder:
             path = Path(folder) / "w9.db"
@@ -316,6 +321,11 @@ def run_w9(cfg, mlflow_python: str | None) -> list[Case]:
             _raw_db(raw_path).close()
             rate, err = _concurrent(cfg, "w9_raw", raw_path, None, cfg.log_runs, cfg.w9_procs)
             raw_rates.append(rate)
+            errors += err
+            schema_path = Path(folder) / "raw9-schema.db"
+            rate, err = _concurrent(cfg, "w9_raw_schema", schema_path, w9_schema_store(schema_path), cfg.log_runs,
+                                    cfg.w9_procs)
+            schema_rates.append(rate)
             errors += err
     if mlflow_python:
         from . import mlflow_env
@@ -339,4 +349,25 @@ def run_w9(cfg, mlflow_python: str | None) -> list[Case]:
     case.notes.append(f"errors (sqltrack and raw workers, all repetitions): {errors}")
     if ml_rates:
         case.notes.append(f"MLflow errors: {ml_errors} (its store was created before the workers started)")
-    return [case]
+    floor = Case("W9", f"{cfg.w9_procs} processes, vs raw sqlite3 writing the same rows into sqltrack's schema",
+                 Sample(rates, "points/s", size), None,
+                 Sample(schema_rates, "points/s", size, "sqltrack's tables and statements, rows made in advance, "
+                        "two transactions per run as the fluent API takes them"))
+    return [case, floor]
+
+
+def w9_schema_store(path: Path) -> str:
+    """A new sqltrack store for the raw-schema W9 workers, with its experiment and key names: the experiment id."""
+    from sqltrack import Client
+
+    from .workers import SYSTEM_TAGS
+
+    client = Client(path)
+    eid = client.create_experiment("bench")
+    client.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        schema_key_names(conn, SYSTEM_TAGS)
+    finally:
+        conn.close()
+    return eid

@@ -65,6 +65,60 @@ def w9_raw(args: dict) -> dict:
     return {"end": time.time(), "errors": errors}
 
 
+#: The tags the fluent API's start_run writes with every run (the run name's value is generated).
+SYSTEM_TAGS = ("mlflow.runName", "mlflow.user", "mlflow.source.name", "mlflow.source.type")
+
+
+def w9_raw_schema(args: dict) -> dict:
+    """sqltrack's own statements and rows (made in advance) into its schema, in the two transactions per
+    run that the fluent API takes: the run's creation with its system tags, and its end with every value.
+
+    The floor of W9 on SQLite with this schema; the store and its key names exist beforehand
+    (``logging_bench.schema_key_names``).
+    """
+    import uuid
+
+    from sqltrack.store import sqlite_path as SQ
+
+    from .logging_bench import schema_rows
+
+    conn = sqlite3.connect(args["path"], isolation_level=None, timeout=60)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    kid = dict(conn.execute("SELECT name, id FROM key_names"))
+    eid = int(args["experiment_id"])
+    data = [(uuid.uuid4().hex, schema_rows(r, 0, kid)) for r in args["runs"]]
+    wait_for_go(args["go"])
+    errors = 0
+    for run_uuid, rows in data:
+        try:
+            _raw_schema_run(conn, SQ, kid, eid, run_uuid, rows)
+        except sqlite3.Error as error:
+            errors += 1
+            print(f"error: {error}", file=sys.stderr)
+    return {"end": time.time(), "errors": errors}
+
+
+def _raw_schema_run(conn: sqlite3.Connection, SQ, kid: dict, eid: int, run_uuid: str, rows: tuple) -> None:
+    now = int(time.time() * 1000)
+    conn.execute("BEGIN IMMEDIATE")
+    rid = conn.execute(SQ.INSERT_RUN, (run_uuid, "run", "bench", "RUNNING", now, f"runs:/{run_uuid}", now,
+                                       eid)).lastrowid
+    conn.executemany(SQ.UPSERT_TAGS, [(rid, kid[k], "run" if k == "mlflow.runName" else "bench")
+                                      for k in SYSTEM_TAGS])
+    conn.execute("COMMIT")
+    p_rows, t_rows, m_rows, latest = ([(rid, *row[1:]) for row in part] for part in rows)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(SQ.TOUCH_RUN, (now, rid, run_uuid))
+    conn.executemany(SQ.INSERT_PARAMS, p_rows)
+    conn.executemany(SQ.UPSERT_TAGS, t_rows)
+    conn.executemany(SQ.INSERT_POINTS, m_rows)
+    conn.execute("SELECT key_id FROM latest_metrics WHERE run_id = ?", (rid,)).fetchall()
+    conn.executemany(SQ.UPSERT_LATEST, latest)
+    conn.execute(SQ.SET_STATUS, ("FINISHED", now, now, rid, run_uuid))
+    conn.execute("COMMIT")
+
+
 if __name__ == "__main__":
-    result = {"w9_sqltrack": w9_sqltrack, "w9_raw": w9_raw}[sys.argv[1]](json.loads(sys.argv[2]))
+    kinds = {"w9_sqltrack": w9_sqltrack, "w9_raw": w9_raw, "w9_raw_schema": w9_raw_schema}
+    result = kinds[sys.argv[1]](json.loads(sys.argv[2]))
     print(json.dumps(result))

@@ -56,3 +56,34 @@ def test_the_raw_baseline_stores_the_rows_log_batch_stores(tmp_path: Path) -> No
         raw = _content(tmp_path / "w2-raw-schema.db", table)
         assert raw, table
         assert raw == _content(tmp_path / "ours.db", table), table
+
+
+def test_the_raw_w9_workers_store_the_rows_the_fluent_api_stores(tmp_path: Path) -> None:
+    """W9's floor: raw workers writing sqltrack's statements into its schema store what per-call logging stores."""
+    from bench import workers
+
+    path = tmp_path / "raw9-schema.db"
+    eid = logging_bench.w9_schema_store(path)
+    go = tmp_path / "go"
+    go.write_text("now")
+    for share in (range(0, RUNS, 2), range(1, RUNS, 2)):  # two workers' shares, one after the other
+        result = workers.w9_raw_schema({"path": str(path), "experiment_id": eid, "runs": list(share), "go": str(go)})
+        assert result["errors"] == 0
+    logging_bench.sqltrack_per_call(tmp_path, RUNS)
+    for table in _CONTENT:
+        raw = _content_by_run_number(path, table, [0, 2, 1])
+        assert raw, table
+        assert raw == _content_by_run_number(tmp_path / "w1.db", table, list(range(RUNS))), table
+    conn = sqlite3.connect(path)
+    try:
+        statuses = conn.execute("SELECT count(*), min(status), max(status) FROM runs").fetchone()
+        assert statuses == (RUNS, "FINISHED", "FINISHED")
+        tags = {name for name, in conn.execute("SELECT k.name FROM tags t JOIN key_names k ON k.id = t.key_id")}
+        assert set(workers.SYSTEM_TAGS) <= tags
+    finally:
+        conn.close()
+
+
+def _content_by_run_number(path: Path, table: str, numbers: list[int]) -> list[tuple]:
+    """A table's rows without mlflow.* keys, with each run's position replaced by its W1 run number."""
+    return sorted((numbers[row[0]], *row[1:]) for row in _content(path, table) if not str(row[1]).startswith("mlflow."))
