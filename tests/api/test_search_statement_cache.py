@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import event
+
 from sqltrack import Metric, Param
 from sqltrack.api import search
 from sqltrack.store import sqlite_path
@@ -69,8 +71,11 @@ def test_a_repeated_search_on_sqlite_compiles_its_statements_once(store_path):
     eid = client.create_experiment("e")
     _log(client, eid, "0.1", 0.5)
     sqlite_path._prepare.cache_clear()
+    through_sqlalchemy = []
+    event.listen(client.store.engine, "before_cursor_execute", lambda *args: through_sqlalchemy.append(args[2]))
     for _ in range(3):
         assert len(client.search_runs([eid], "params.lr = '0.1' AND metrics.acc > 0.1")) == 1
     info = sqlite_path._prepare.cache_info()
     assert info.misses == 3 and info.hits == 6  # the last run's id, the plan's count, the page
+    assert through_sqlalchemy == []  # every statement went to the driver
     client.close()
