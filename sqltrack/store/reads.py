@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from itertools import repeat
 from operator import add
 from typing import Any, Iterator, NamedTuple, Sequence
@@ -120,20 +120,19 @@ def _load_sqlite(conn: Connection, chunk: list[int], infos: dict, data: dict) ->
     """
     marks = ", ".join(f"?{i}" for i in range(1, len(chunk) + 1))  # numbered: _CHUNK_NAMES_SQL uses each thrice
     names = _key_names(conn)
-    cursor = conn.connection.cursor()
-    try:
+    with closing(conn.connection.cursor()) as cursor:
         try:
-            _load_sqlite_chunk(cursor, marks, chunk, infos, data, names)
+            return _load_sqlite_chunk(cursor, marks, chunk, infos, data, names)
         except KeyError:
             names.update(cursor.execute(_CHUNK_NAMES_SQL.format(marks=marks), chunk))
             data.update({rid: ({}, {}, {}) for rid in chunk})
-            try:
-                _load_sqlite_chunk(cursor, marks, chunk, infos, data, names)
-            except KeyError as missing:
-                raise StoreError(f"The store is damaged: a value refers to key id {missing} that key_names does "
-                                 "not hold ('PRAGMA foreign_key_check' lists such rows).") from None
-    finally:
-        cursor.close()
+        try:
+            _load_sqlite_chunk(cursor, marks, chunk, infos, data, names)
+        except KeyError as missing:
+            raise StoreError(
+                f"The store {conn.engine.url.database} is damaged: some run values refer to key id {missing}, whose "
+                "name is missing from its key_names table. Nothing was changed; restore the store from a backup "
+                "('PRAGMA foreign_key_check' in the sqlite3 shell lists the affected rows).") from None
 
 
 def _load_sqlite_chunk(cursor, marks: str, chunk: list[int], infos: dict, data: dict, names: dict) -> None:

@@ -72,7 +72,10 @@ def test_a_value_whose_key_name_is_gone_is_a_clear_error(store_path):
         db.execute("DELETE FROM key_names WHERE name = 'depth'")
     db.close()
     fresh = Client(store_path)
-    with pytest.raises(StoreError, match="damaged: a value refers to key id"):
+    with pytest.raises(StoreError, match="damaged: some run values refer to key id") as raised:
         fresh.get_run(run_id)
+    assert str(store_path) in str(raised.value)
+    with sqlite3.connect(store_path) as db:  # the read changed nothing
+        assert sorted(db.execute("SELECT value FROM params").fetchall()) == [("0.1",), ("3",)]
     fresh.close()
     client.close()
