@@ -47,8 +47,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from sqlalchemy import String, Text, and_, case, cast, func, literal
-from sqlalchemy.dialects import mysql
+from sqlalchemy import BINARY, String, Text, and_, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import InvalidParameter
@@ -81,7 +80,7 @@ def _binary(value) -> ColumnElement:
     """``CAST(value AS BINARY)``; a Python string stays a bound string inside the cast."""
     if isinstance(value, str):
         value = literal(value, String())
-    return cast(value, mysql.BINARY())
+    return cast(value, BINARY())
 
 
 @dataclass(frozen=True)
@@ -180,7 +179,7 @@ _MYSQL = DialectRules(
     ilike=lambda col, p: func.lower(col).collate(_MYSQL_EXACT).like(func.lower(_backslash_literal(p))),
     equals=lambda col, v: and_(col == v, col == _binary(v)),
     in_list=lambda col, vs: and_(col.in_(list(vs)), col.in_([_binary(v) for v in vs])),
-    string_sort_key=lambda col: cast(col, mysql.BINARY()),
+    string_sort_key=lambda col: cast(col, BINARY()),
     native_inf=False,
     nulls_sort_low=True,
     nulls_last_syntax=False,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from sqlalchemy import Double as _SQLDouble
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -28,9 +29,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     func,
 )
-from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 
 from .values import MAX_FLOAT
@@ -40,13 +41,27 @@ SCHEMA_REVISION = "0004_run_ids_never_reused"
 
 metadata = MetaData()
 
-# MySQL TEXT holds 64 KiB - 1; our limits need more, and index prefixes need lengths.
-LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+# MySQL/MariaDB types are spelled without importing ``sqlalchemy.dialects.mysql``, which loads
+# every MySQL driver module (~12 ms of a SQLite process's cold start).
+_MYSQL = ("mysql", "mariadb")
+
+
+class _MediumText(Text):
+    """MEDIUMTEXT on MySQL/MariaDB, whose TEXT holds only 64 KiB - 1; our limits need more."""
+
+
+@compiles(_MediumText, "mysql")
+@compiles(_MediumText, "mariadb")
+def _compile_medium_text(type_: _MediumText, compiler, **kw) -> str:
+    return "MEDIUMTEXT"
+
+
+LongText = Text().with_variant(_MediumText(), *_MYSQL)
 # asdecimal=False: SQLAlchemy's MySQL DOUBLE otherwise returns Decimals rounded to 10 places (5e-324 → 0).
-Double = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
+Double = Float(precision=53).with_variant(_SQLDouble(asdecimal=False), *_MYSQL)
 
 
-class _ExactVarchar(mysql.VARCHAR):
+class _ExactVarchar(String):
     """A MySQL/MariaDB VARCHAR compared code point by code point, trailing spaces included.
 
     ``utf8mb4_bin`` is case-sensitive but PAD SPACE: ``'loss'`` and ``'loss '`` would be one
@@ -71,7 +86,7 @@ def exact_collation(dialect) -> str:
 
 def _exact_string(length: int) -> String:
     """A VARCHAR that compares exactly on every backend (MySQL needs a binary, NO PAD collation)."""
-    return String(length).with_variant(_ExactVarchar(length), "mysql", "mariadb")
+    return String(length).with_variant(_ExactVarchar(length), *_MYSQL)
 
 
 KeyString = _exact_string(250)
@@ -81,7 +96,7 @@ class _MaxFloatAsInfinity(TypeDecorator):
     """A MySQL DOUBLE for aggregates, which have no ``kind`` column: ±inf is stored as ±max-float
     (MySQL has no infinity) and ±max-float reads back as ±inf, so every backend returns the same."""
 
-    impl = mysql.DOUBLE
+    impl = _SQLDouble
     cache_ok = True
 
     def __init__(self) -> None:
@@ -99,7 +114,7 @@ class _MaxFloatAsInfinity(TypeDecorator):
 
 
 #: History aggregates (min/max/avg/sum): ±inf survive on MySQL/MariaDB as ±max-float.
-AggregateDouble = Float(precision=53).with_variant(_MaxFloatAsInfinity(), "mysql", "mariadb")
+AggregateDouble = Float(precision=53).with_variant(_MaxFloatAsInfinity(), *_MYSQL)
 
 store_info = Table(
     "store_info",
@@ -184,6 +199,17 @@ def _not_postgresql(ddl, target, bind, **kw) -> bool:
     return kw["dialect"].name != "postgresql"
 
 
+def _mysql_prefix_lengths(table: Table, bind, **kw) -> None:
+    """Give a MySQL/MariaDB value index its prefix length just before it is created.
+
+    Set here rather than as ``Index(mysql_length=...)``, which would import SQLAlchemy's
+    MySQL dialect in every process (see ``_MYSQL``).
+    """
+    if bind.dialect.name in _MYSQL:
+        index = next(ix for ix in table.indexes if ix.name == f"ix_{table.name}_key_value")
+        index.dialect_kwargs[f"{bind.dialect.name}_length"] = {"value": 255}
+
+
 def _value_indexes(table: Table) -> None:
     """The ``(key_id, value)`` index of params/tags, within each backend's key-length limit.
 
@@ -193,8 +219,8 @@ def _value_indexes(table: Table) -> None:
     LIKE can use it too; the search compiler's PostgreSQL entry tests that expression first
     (``sqltrack.query.dialects``). SQLite has no limit.
     """
-    Index(f"ix_{table.name}_key_value", table.c.key_id, table.c.value,
-          mysql_length={"value": 255}, mariadb_length={"value": 255}).ddl_if(callable_=_not_postgresql)
+    event.listen(table, "before_create", _mysql_prefix_lengths)
+    Index(f"ix_{table.name}_key_value", table.c.key_id, table.c.value).ddl_if(callable_=_not_postgresql)
     Index(f"ix_{table.name}_key_value_prefix", table.c.key_id,
           func.left(table.c.value, VALUE_INDEX_PREFIX).collate("C")).ddl_if(dialect="postgresql")
 
