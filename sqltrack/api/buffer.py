@@ -12,6 +12,7 @@ loses at most the values of the last ``FLUSH_SECONDS``.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -67,6 +68,26 @@ def _quiesce_at_fork(buffer: "WriteBuffer") -> None:
     os.register_at_fork(before=before, after_in_parent=in_parent, after_in_child=in_child)
 
 
+#: Every buffer of this process, flushed when the interpreter exits.
+_BUFFERS: weakref.WeakSet[WriteBuffer] = weakref.WeakSet()
+
+
+def _flush_all_at_exit() -> None:
+    """Write what every client still holds when the interpreter exits normally (never raises).
+
+    Registered when this module is imported: after the store engines' exit handler, which
+    therefore runs later and closes their connections once these values are written.
+    """
+    for buffer in list(_BUFFERS):
+        try:
+            buffer.flush()
+        except Exception:  # noqa: BLE001 - the process is ending; nothing is left to report it to
+            pass
+
+
+atexit.register(_flush_all_at_exit)
+
+
 class WriteBuffer:
     """Pending params, tags and points per run, written by ``sink(run_id, points, params, tags)``."""
 
@@ -81,6 +102,7 @@ class WriteBuffer:
         self._wake = threading.Condition(self._lock)
         self._reset()
         _quiesce_at_fork(self)
+        _BUFFERS.add(self)
 
     def _reset(self) -> None:
         self._pid = os.getpid()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import weakref
 
@@ -28,7 +29,7 @@ def make_engine(url: str, *, read_only: bool = False, pool_size: int | None = No
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, read_only)
     engine = create_engine(url, **server_engine_kwargs(parsed.get_backend_name(), pool_size))
-    _forget_pool_after_fork(engine)
+    _manage_lifetime(engine)
     return engine
 
 
@@ -57,7 +58,7 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
     else:
         engine = create_engine(parsed, connect_args=connect_args, pool_size=4, max_overflow=16)
     _install_sqlite_events(engine, read_only=read_only)
-    _forget_pool_after_fork(engine)
+    _manage_lifetime(engine)
     return engine
 
 
@@ -92,8 +93,12 @@ def sqlite_read_only_reason(database: str) -> str | None:
     return "this user may not write the file or its folder"
 
 
-def _forget_pool_after_fork(engine: Engine) -> None:
-    """A forked child must not use its parent's connections; it opens its own."""
+#: This process's engines, whose connections are closed when the interpreter exits.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _manage_lifetime(engine: Engine) -> None:
+    """A forked child must not use its parent's connections (it opens its own); at exit, close them."""
     ref = weakref.ref(engine)
 
     def in_child() -> None:
@@ -102,6 +107,26 @@ def _forget_pool_after_fork(engine: Engine) -> None:
             live.dispose(close=False)
 
     os.register_at_fork(after_in_child=in_child)
+    _ENGINES.add(engine)
+
+
+def _close_engines_at_exit() -> None:
+    """Close the pooled connections of every engine still open when the interpreter exits.
+
+    Left to the garbage collector they are not closed, and SQLite then leaves every commit in the
+    ``-wal`` file: the database file copied alone would miss them. Closing the last connection
+    checkpoints the WAL into the file and removes it. Registered when this module is imported,
+    before the fluent API registers its own exit handler, so it runs after that one has written
+    pending values and ended the runs.
+    """
+    for engine in list(_ENGINES):
+        try:
+            engine.dispose()
+        except Exception:  # noqa: BLE001 - the process is ending, and the WAL keeps every commit anyway
+            pass
+
+
+atexit.register(_close_engines_at_exit)
 
 
 def _install_sqlite_events(engine: Engine, read_only: bool) -> None:

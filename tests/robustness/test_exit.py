@@ -1,0 +1,65 @@
+"""What a normal interpreter exit does: pending values written, connections closed, one file left.
+
+Each case runs a real child process and reads what it left behind with a fresh reader.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from ._scripts import read_run, run_script
+
+POINTS = 40
+
+CLIENT_SCRIPT = f"""
+import sqltrack
+client = sqltrack.Client({{store!r}})
+client._buffer._flush_seconds = 3600  # only the exit may write these values
+run = client.create_run("0")
+for i in range({POINTS}):
+    client.log_metric(run.info.run_id, "m", i, step=i)
+client.log_param(run.info.run_id, "lr", "0.1")
+client.set_tag(run.info.run_id, "stage", "exit")
+assert client._buffer.pending_count() == {POINTS} + 2
+print(run.info.run_id)
+"""
+
+FLUENT_SCRIPT = f"""
+import sqltrack as mlflow
+mlflow.set_tracking_uri({{store!r}})
+with mlflow.start_run() as run:
+    mlflow.log_param("lr", "0.1")
+    for i in range({POINTS}):
+        mlflow.log_metric("m", i, step=i)
+print(run.info.run_id)
+"""
+
+
+def _run(script: str, store_path) -> str:
+    done = run_script(script.format(store=str(store_path)), store_path)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[-1]
+
+
+def test_a_clients_pending_values_are_written_when_the_interpreter_exits(tmp_path):
+    store_path = tmp_path / "s.db"
+    run_id = _run(CLIENT_SCRIPT, store_path)
+    run, points = read_run(store_path, run_id)
+    assert points == POINTS
+    assert run.data.params == {"lr": "0.1"} and run.data.tags["stage"] == "exit"
+
+
+@pytest.mark.parametrize("script", [CLIENT_SCRIPT, FLUENT_SCRIPT], ids=["client", "fluent"])
+def test_a_script_that_ends_leaves_everything_in_the_database_file(tmp_path, script):
+    """No commit is left behind in a ``-wal`` file: the .db file copied alone holds the run."""
+    store_path = tmp_path / "s.db"
+    run_id = _run(script, store_path)
+    wal = tmp_path / "s.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    copy = tmp_path / "copy" / "s.db"
+    copy.parent.mkdir()
+    shutil.copyfile(store_path, copy)
+    run, points = read_run(copy, run_id)
+    assert points == POINTS and run.data.params == {"lr": "0.1"}
