@@ -6,6 +6,8 @@ Each case runs a real child process and reads what it left behind with a fresh r
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -63,3 +65,22 @@ def test_a_script_that_ends_leaves_everything_in_the_database_file(tmp_path, scr
     shutil.copyfile(store_path, copy)
     run, points = read_run(copy, run_id)
     assert points == POINTS and run.data.params == {"lr": "0.1"}
+
+
+def _freeze_count_at_exit(code: str) -> str:
+    """Run ``code`` after registering an exit handler that runs last and prints whether the GC was frozen."""
+    probe = ("import atexit, gc\n"
+             "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n" + code)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[-1]
+
+
+def test_the_command_skips_the_final_collection_and_the_library_does_not(tmp_path):
+    """The CLI owns its process and freezes the GC at exit; a user's script keeps Python's normal exit."""
+    store = str(tmp_path / "s.db")
+    _run(FLUENT_SCRIPT, tmp_path / "s.db")
+    command = f"from sqltrack.cli import main\nmain(['--store', {store!r}, 'runs', 'list'])\n"
+    assert _freeze_count_at_exit(command) == "True"
+    library = FLUENT_SCRIPT.format(store=store)
+    assert _freeze_count_at_exit(library) == "False"
