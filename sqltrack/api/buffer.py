@@ -73,7 +73,8 @@ _BUFFERS: weakref.WeakSet[WriteBuffer] = weakref.WeakSet()
 
 
 def _flush_all_at_exit() -> None:
-    """Write what every client still holds when the interpreter exits normally (never raises).
+    """Write what every client still holds when the interpreter exits normally; never raises, but
+    says on stderr what could not be written.
 
     Registered when this module is imported: after the store engines' exit handler, which
     therefore runs later and closes their connections once these values are written.
@@ -81,8 +82,11 @@ def _flush_all_at_exit() -> None:
     for buffer in list(_BUFFERS):
         try:
             buffer.flush()
-        except Exception:  # noqa: BLE001 - the process is ending; nothing is left to report it to
-            pass
+        except Exception as error:  # noqa: BLE001 - the process is ending: say what was lost, once
+            import sys
+
+            print(f"sqltrack: logged values could not be written at exit: {error}",
+                  file=sys.stderr)
 
 
 atexit.register(_flush_all_at_exit)

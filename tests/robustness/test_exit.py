@@ -67,6 +67,34 @@ def test_a_script_that_ends_leaves_everything_in_the_database_file(tmp_path, scr
     assert points == POINTS and run.data.params == {"lr": "0.1"}
 
 
+def test_values_that_cannot_be_written_at_exit_are_reported_and_the_store_stays_sound(tmpfs):
+    mnt = tmpfs("4m")
+    store_path = mnt.path / "s.db"
+    script = f"""
+import sqltrack
+client = sqltrack.Client({str(store_path)!r})
+client._buffer._flush_seconds = 3600
+run = client.create_run("0")
+with open({str(mnt.ballast)!r}, "ab", buffering=0) as out:  # fill the disk to the last byte
+    for chunk in (bytes(65536), bytes(1)):
+        try:
+            while out.write(chunk):
+                pass
+        except OSError:
+            pass
+for i in range(5000):  # below the size threshold: only the exit writes them
+    client.log_metric(run.info.run_id, "m", float(i), step=i)
+print(run.info.run_id)
+"""
+    done = run_script(script, store_path)
+    assert done.returncode == 0, done.stderr
+    assert "sqltrack: logged values could not be written at exit" in done.stderr
+    assert "disk is full" in done.stderr and "Traceback" not in done.stderr
+    mnt.free()
+    run, points = read_run(store_path, done.stdout.split()[-1])
+    assert points == 0 and run.info.status == "RUNNING"  # nothing half-written
+
+
 def _freeze_count_at_exit(code: str) -> str:
     """Run ``code`` after registering an exit handler that runs last and prints whether the GC was frozen."""
     probe = ("import atexit, gc\n"
