@@ -38,3 +38,14 @@ def test_w6_reports_the_sqlalchemy_import_floor_beside_the_cold_start_cases(tmp_
                  "`sqltrack runs list` (CLI, fresh process) / `mlflow runs list`"):
         floor = [note for note in cases[name].notes if note.startswith("floor: `python -c 'import sqlalchemy'`")]
         assert len(floor) == 1 and " ms over bare Python's " in floor[0], cases[name].notes
+
+
+def test_a_time_within_noise_of_zero_gets_no_ratio(monkeypatch):
+    """``import sqltrack`` over bare Python can measure below zero: the table says n/a, not "-1,645×"."""
+    monkeypatch.syspath_prepend(str(REPO))
+    from bench.common import Case, Sample
+
+    mlflow = Sample([1.68], "s")
+    assert Case("W6", "import", Sample([-0.001], "s"), mlflow).speedup_vs(mlflow) is None
+    assert Case("W6", "import", Sample([0.0], "s"), mlflow).speedup_vs(mlflow) is None
+    assert Case("W6", "import", Sample([0.002], "s"), mlflow).speedup_vs(mlflow) == 1.68 / 0.002
