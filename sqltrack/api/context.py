@@ -23,19 +23,48 @@ def _source_name() -> str:
 
 
 def _git_commit(start: Path) -> str | None:
-    """The commit checked out in the git repository holding ``start``, read without running git."""
+    """The commit checked out in the git repository holding ``start``, read without running git.
+
+    Follows what git itself reads: ``.git`` as a folder, or as a file pointing at one (a
+    worktree, a submodule); HEAD detached or naming a branch; the branch as a loose ref or,
+    after ``git gc``/``pack-refs`` and in fresh clones, in ``packed-refs``.
+    """
     for folder in (start, *start.parents):
-        head = folder / ".git" / "HEAD"
-        if head.is_file():
+        dot_git = folder / ".git"
+        if dot_git.exists():
             try:
-                text = head.read_text().strip()
-                if not text.startswith("ref: "):
-                    return text or None
-                ref = folder / ".git" / text[5:]
-                return ref.read_text().strip() if ref.is_file() else None
-            except OSError:
+                return _head_commit(_git_dir(dot_git))
+            except (OSError, UnicodeDecodeError):
                 return None
     return None
+
+
+def _git_dir(dot_git: Path) -> Path:
+    if dot_git.is_dir():
+        return dot_git
+    text = dot_git.read_text().strip()  # "gitdir: <path>", relative to the folder holding it
+    return (dot_git.parent / text.removeprefix("gitdir:").strip()).resolve()
+
+
+def _head_commit(git_dir: Path) -> str | None:
+    head = (git_dir / "HEAD").read_text().strip()
+    if not head.startswith("ref: "):
+        return head or None
+    ref = head[5:].strip()
+    common = git_dir
+    if (git_dir / "commondir").is_file():  # a worktree: branches live in the main repository
+        common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+    for folder in dict.fromkeys((git_dir, common)):
+        loose = folder / ref
+        if loose.is_file():
+            return loose.read_text().strip() or None
+    packed = common / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text().splitlines():
+            sha, _, name = line.partition(" ")
+            if name == ref and not line.startswith(("#", "^")):
+                return sha
+    return None  # a branch with no commit yet
 
 
 def default_run_tags() -> dict[str, str]:
