@@ -142,8 +142,9 @@ class FilterCompiler:
         columns = list(estimates.c)
         first_smallest = case(*((and_(*(c <= other for other in columns if other is not c)), i)
                                 for i, c in enumerate(columns)), else_=0)
-        # One row, read by every branch: materialized so the counts run once.
-        choice = select(first_smallest.label("winner")).select_from(estimates).cte("driver_choice")
+        # One row, read by every branch: materialized so the counts run once. Unnamed: SQLAlchemy
+        # gives each its own name, and an OR of two ANDs has two of them in one statement.
+        choice = select(first_smallest.label("winner")).select_from(estimates).cte()
         choice = choice.prefix_with("MATERIALIZED")
         winner = select(choice.c.winner).scalar_subquery()
         branches = []

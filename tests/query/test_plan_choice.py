@@ -124,3 +124,19 @@ def test_every_plan_selects_the_same_page(big_store, filter_string, order_by):
     with engine.connect() as conn:
         pages = [_run(conn, plan.offset(1), runs, 50) for plan in search.plans()]
     assert pages[0] and all(page == pages[0] for page in pages)
+
+
+def test_an_or_of_two_ands_each_choosing_its_driver_at_run_time(big_store):
+    """Each AND of several clauses gets an adaptive driver, with its own choice CTE: two in one
+    statement used to fail to compile ("Multiple, unrelated CTEs found with the same name")."""
+    engine, runs = big_store
+    filter_string = ("(params.kind = 'rare' AND metrics.m > 0.1) OR "
+                     "(params.kind = 'common' AND metrics.m > 0.995)")
+    search = compile_run_search(filter_string, [], [1], ViewType.ACTIVE_ONLY, "sqlite")
+    expected = _expected(runs, lambda r: _matches("'rare'", r) or _matches("", r), limit=50)
+    with engine.connect() as conn:
+        sql = str(search.statement.compile(conn))
+        assert sql.count("MATERIALIZED") == 2
+        assert len(expected) > len(RARE) and _run(conn, search.choose(conn), runs, 50) == expected
+        for plan in search.plans():
+            assert _run(conn, plan, runs, 50) == expected
