@@ -159,9 +159,20 @@ def _install_sqlite_events(engine: Engine, read_only: bool) -> None:
 
 
 def enable_wal(engine: Engine) -> None:
-    """Switch a SQLite file to WAL journaling (persistent; a no-op when it already is)."""
+    """Switch a SQLite file to WAL journaling (persistent; a no-op when it already is).
+
+    Two processes opening a new file at once may both try: SQLite refuses one of them at
+    once ("database is locked", no busy wait, since both hold a shared lock and want the
+    exclusive one), and that one tries again, finding WAL already on.
+    """
     if engine.dialect.name != "sqlite":
         return
+    from .retry import with_retry
+
+    with_retry(lambda: _switch_to_wal(engine))
+
+
+def _switch_to_wal(engine: Engine) -> None:
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from typing import Callable, TypeVar
 
@@ -22,6 +23,8 @@ _TRANSIENT_MYSQL_CODES = {1205, 1213}
 
 def is_transient(error: BaseException) -> bool:
     """True when a failed unit of work may succeed if simply run again."""
+    if isinstance(error, sqlite3.OperationalError):  # the driver's own, from a raw connection
+        return any(t in str(error).lower() for t in _TRANSIENT_TEXT)
     if not isinstance(error, (OperationalError, DBAPIError)):
         return False
     orig = getattr(error, "orig", None)
@@ -39,7 +42,7 @@ def with_retry(unit: Callable[[], T], attempts: int = MAX_ATTEMPTS) -> T:
     for attempt in range(1, attempts + 1):
         try:
             return unit()
-        except (OperationalError, DBAPIError) as error:
+        except (OperationalError, DBAPIError, sqlite3.OperationalError) as error:
             if attempt == attempts or not is_transient(error):
                 raise
             time.sleep(min(2.0, 0.01 * 2**attempt) * (0.5 + random.random()))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import sys
 
 from sqlalchemy import func, select
 
@@ -51,3 +53,34 @@ def test_eight_processes_one_file(store_path):
     statuses = {r.info.status for r in client.search_runs(None, max_results=None)}
     assert statuses == {"FINISHED"}
     client.close()
+
+
+def _open_when_told(path: str, go: int) -> int:
+    """In a forked child: wait for the go byte, open the store, return an exit status."""
+    os.read(go, 1)
+    try:
+        Client(path).close()
+        return 0
+    except Exception as error:  # noqa: BLE001 - reported through the exit status and stderr
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def test_processes_opening_one_new_store_at_the_same_moment(tmp_path):
+    """Forked processes open a brand-new file within microseconds of each other: SQLite refuses
+    all but one switch to WAL at once (no busy wait), and the refused ones must try again."""
+    for round_ in range(20):
+        path = str(tmp_path / f"new{round_}.db")
+        go_read, go_write = os.pipe()
+        pids = []
+        for _ in range(WORKERS):
+            pid = os.fork()
+            if pid == 0:
+                os.close(go_write)
+                os._exit(_open_when_told(path, go_read))
+            pids.append(pid)
+        os.close(go_read)
+        os.write(go_write, b"x" * WORKERS)
+        os.close(go_write)
+        statuses = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+        assert statuses == [0] * WORKERS, f"round {round_}: {statuses}"
