@@ -12,7 +12,6 @@ loses at most the values of the last ``FLUSH_SECONDS``.
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import time
@@ -20,6 +19,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .._exit import at_exit
 from ..errors import ParamConflict, StoreError
 from ..store.batch import Point
 
@@ -89,7 +89,7 @@ def _flush_all_at_exit() -> None:
                   file=sys.stderr)
 
 
-atexit.register(_flush_all_at_exit)
+at_exit(_flush_all_at_exit, priority=20)
 
 
 class WriteBuffer:

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 from typing import Any, Mapping, Sequence
 
+from .._exit import at_exit
 from ..entities import ACTIVE_ONLY, Experiment, Metric, Param, Run, RunTag
 from ..errors import ExperimentAlreadyExists, InvalidParameter
 from .client import Client
@@ -407,7 +407,9 @@ def _at_exit() -> None:
     _end_all("KILLED" if _state.get("terminating") else "FINISHED")
 
 
-atexit.register(_at_exit)
+at_exit(_at_exit, priority=30)
+# A forked child starts with none of the parent's runs to end: only those it starts itself.
+os.register_at_fork(after_in_child=_all_active.clear)
 
 
 def _watch(client: Client, run_id: str) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import weakref
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
+
+from .._exit import at_exit
 
 #: How long a SQLite writer waits for the lock before giving up (ms); retries come on top.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -116,8 +117,8 @@ def _close_engines_at_exit() -> None:
     Left to the garbage collector they are not closed, and SQLite then leaves every commit in the
     ``-wal`` file: the database file copied alone would miss them. Closing the last connection
     checkpoints the WAL into the file and removes it. Registered when this module is imported,
-    before the fluent API registers its own exit handler, so it runs after that one has written
-    pending values and ended the runs.
+    before the fluent API and the write buffers register theirs, so it runs after them: once the
+    runs are ended and pending values written (priority 10 in a forked multiprocessing child).
     """
     for engine in list(_ENGINES):
         try:
@@ -126,7 +127,7 @@ def _close_engines_at_exit() -> None:
             pass
 
 
-atexit.register(_close_engines_at_exit)
+at_exit(_close_engines_at_exit, priority=10)
 
 
 def _install_sqlite_events(engine: Engine, read_only: bool) -> None:

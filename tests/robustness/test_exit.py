@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +94,55 @@ print(run.info.run_id)
     mnt.free()
     run, points = read_run(store_path, done.stdout.split()[-1])
     assert points == 0 and run.info.status == "RUNNING"  # nothing half-written
+
+
+MULTIPROCESSING_SCRIPT = """
+import multiprocessing as mp, sys
+import sqltrack as mlflow
+
+STORE = sys.argv[2]
+
+
+def work(queue):
+    mlflow.set_tracking_uri(STORE)
+    run = mlflow.start_run()
+    for step in range({points}):
+        mlflow.log_metric("m", 1.0 / (step + 1), step=step)
+    queue.put(run.info.run_id)  # returns without end_run: the child's exit must end it
+
+
+if __name__ == "__main__":
+    mp.set_start_method(sys.argv[1])
+    if sys.argv[3] == "parent-logs-first":  # sqltrack's modules are loaded before the fork
+        mlflow.set_tracking_uri(STORE)
+        with mlflow.start_run():
+            mlflow.log_metric("m", 0.0)
+    queue = mp.Queue()
+    children = [mp.Process(target=work, args=(queue,)) for _ in range(2)]
+    for child in children:
+        child.start()
+    ids = [queue.get(timeout=60) for _ in children]
+    for child in children:
+        child.join()
+    print(" ".join(ids), *[child.exitcode for child in children])
+"""
+
+
+@pytest.mark.parametrize("order", ["parent-logs-first", "child-loads-sqltrack"])
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_multiprocessing_child_that_returns_without_ending_its_run_ends_it(tmp_path, method, order):
+    """A forked child leaves through os._exit (no atexit): its runs and pending values were lost."""
+    script = tmp_path / "sweep.py"
+    script.write_text(MULTIPROCESSING_SCRIPT.format(points=POINTS))
+    store_path = tmp_path / "s.db"
+    done = subprocess.run([sys.executable, str(script), method, str(store_path), order], capture_output=True,
+                          text=True, timeout=180, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    *ids, first_exit, second_exit = done.stdout.split()
+    assert (first_exit, second_exit) == ("0", "0")
+    for run_id in ids:
+        run, points = read_run(store_path, run_id)
+        assert points == POINTS and run.info.status == "FINISHED"
 
 
 def _freeze_count_at_exit(code: str) -> str:

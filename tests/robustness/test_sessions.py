@@ -192,6 +192,29 @@ def test_forked_child_exiting_normally_does_not_end_the_parents_run(store_path):
 
 
 
+def test_a_forked_child_that_starts_its_own_run_still_never_ends_the_parents(store_path):
+    code = """
+        import os, sys, sqltrack as mlflow
+        from sqltrack import Client
+        parent = mlflow.start_run()
+        pid = os.fork()
+        if pid == 0:
+            child = mlflow.start_run(nested=True)
+            mlflow.log_metric('c', 1.0)
+            print(child.info.run_id, flush=True)
+            sys.exit(0)  # atexit in the child: ends the child's run, not the parent's
+        os.waitpid(pid, 0)
+        print(parent.info.run_id, Client(mlflow.get_tracking_uri(), read_only=True).get_run(parent.info.run_id).info.status)
+    """
+    done = run_script(code, store_path)
+    assert done.returncode == 0, done.stderr
+    child_id, parent_id, parent_status = done.stdout.split()
+    assert parent_status == "RUNNING"  # read by the parent after the child exited, before its own exit
+    child, points = read_run(store_path, child_id, "c")
+    assert child.info.status == "FINISHED" and points == 1
+    assert child.data.tags["mlflow.parentRunId"] == parent_id
+
+
 def test_forked_children_can_log_their_own_runs(store_path):
     """Locks that the parent's background threads held at the fork are not inherited locked."""
     code = """
