@@ -21,7 +21,9 @@ def at_exit(handler: Callable[[], None], priority: int) -> None:
     os.register_at_fork(after_in_child=lambda: _in_forked_child(handler, priority))
     multiprocessing = sys.modules.get("multiprocessing")
     if multiprocessing is not None and multiprocessing.parent_process() is not None:
-        # first imported inside a multiprocessing child (sqltrack loads its modules when first used)
+        # first imported inside a multiprocessing child (sqltrack loads its modules when first used);
+        # a spawned child then runs the handler twice, at its finalizers and at atexit: each is
+        # idempotent (nothing left to end, write or close the second time)
         _finalizer(handler, priority)
 
 
