@@ -39,6 +39,7 @@ class BlobSink:
         self._pending: dict[str, threading.Event] = {}
         self._done: set[str] = set()
         self._folders: set[str] = set()
+        self._sha256 = os.path.join(os.fspath(blobs.root), "sha256")
 
     def put(self, path: str) -> tuple[str, int, int, bool]:
         """Store one file; returns ``(digest, size, mtime ms, whether its bytes were new)``."""
@@ -54,17 +55,22 @@ class BlobSink:
         else:
             data = None
             digest, size = _hash_large(path)
-        new, event = self._claim(digest, size)
+        final = self._blob_file(digest)
+        new, event = self._claim(digest, size, final)
         if event is not None:
             stored = False
             try:
-                self._store(path, data, digest)
+                self._store(path, data, digest, final)
                 stored = True
             finally:
                 self._release(digest, event, stored)
         return digest, size, mtime, new
 
-    def _claim(self, digest: str, size: int) -> tuple[bool, threading.Event | None]:
+    def _blob_file(self, digest: str) -> str:
+        """``BlobStore.blob_path`` as a string, without pathlib (which cost ~20 µs of each small file)."""
+        return os.path.join(self._sha256, digest[:2], digest)
+
+    def _claim(self, digest: str, size: int, final: str) -> tuple[bool, threading.Event | None]:
         """Decide who writes a blob: (new?, event to set when written, if this caller writes)."""
         while True:
             with self._lock:
@@ -72,7 +78,7 @@ class BlobSink:
                     return False, None
                 waiting = self._pending.get(digest)
                 if waiting is None:
-                    if self._present(digest, size):
+                    if self._present(final, size):
                         self._done.add(digest)
                         return False, None
                     if not self.write:  # a dry run counts the bytes as new once, writes nothing
@@ -90,28 +96,28 @@ class BlobSink:
                 self._done.add(digest)
         event.set()
 
-    def _present(self, digest: str, size: int) -> bool:
+    @staticmethod
+    def _present(final: str, size: int) -> bool:
         try:
-            return self.blobs.blob_path(digest).stat().st_size == size
+            return os.stat(final).st_size == size
         except OSError:
             return False
 
-    def _store(self, path: str, data: bytes | None, digest: str) -> None:
-        final = self.blobs.blob_path(digest)
-        folder = str(final.parent)
+    def _store(self, path: str, data: bytes | None, digest: str, final: str) -> None:
+        folder = os.path.dirname(final)
         if folder not in self._folders:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
-        tmp = final.with_name(temp_name(digest))
+        tmp = os.path.join(folder, temp_name(digest))
         try:
             if data is not None:
-                _write_new(str(tmp), data)
+                _write_new(tmp, data)
             else:
                 with open(tmp, "xb") as out, open(path, "rb") as source:
                     copy_source(source, out, Path(path), digest)
             os.replace(tmp, final)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
             raise
 
     def flush(self) -> None:
