@@ -4,6 +4,11 @@ Parsing a run is CPU work in Python, so threads alone are held back by the GIL; 
 big trees the runs are read by forked worker processes (each overlapping its file I/O
 with a few threads) while the importing process writes to the database. Results come
 back in the order of the run folders. Where ``fork`` is not available, threads are used.
+
+The readers run at a lower scheduling priority than the importing process: on a machine
+with as many cores as readers, the one process that writes to the database is the import's
+critical path, and it should not wait for a core while readers, already ahead of it, parse
+more runs.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import functools
 import gc
 import multiprocessing
+import os
 import signal
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -25,6 +31,8 @@ from .records import RunRecord
 PROCESS_MIN_RUNS = 400
 CHUNK_RUNS = 32
 THREADS_PER_PROCESS = 4
+#: How much lower the readers' priority is than the importing process's (Unix niceness).
+READER_NICENESS = 5
 
 Result = tuple[str, "RunRecord | ImportFailure"]
 _CHILD: dict = {}
@@ -86,8 +94,18 @@ class _ProcessReader:
 def _start_child(ctx: TreeContext) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     gc.disable()  # a reader makes many small acyclic objects and lives only as long as the import
+    _yield_to_writer()
     _CHILD["ctx"] = ctx
     _CHILD["threads"] = ThreadPoolExecutor(THREADS_PER_PROCESS, thread_name_prefix="sqltrack-read")
+
+
+def _yield_to_writer() -> None:
+    """Lower this reader's priority (before its threads start: Linux sets niceness per thread
+    and new threads inherit it). Where that is refused, the reader keeps the writer's priority."""
+    try:
+        os.nice(READER_NICENESS)
+    except (AttributeError, OSError):
+        pass
 
 
 def _read_chunk(chunk: list[tuple[int, str]]) -> list[Result]:
