@@ -119,7 +119,7 @@ class Case:
             return None
         if mine.unit in ("points/s",):
             return mine.median / other.median
-        if mine.median <= 0:  # an "over bare Python" time within noise of zero: no meaningful ratio
+        if min(mine.values) <= 0:  # an "over bare Python" time within noise of zero: no meaningful ratio
             return None
         return other.median / mine.median
 

@@ -48,4 +48,6 @@ def test_a_time_within_noise_of_zero_gets_no_ratio(monkeypatch):
     mlflow = Sample([1.68], "s")
     assert Case("W6", "import", Sample([-0.001], "s"), mlflow).speedup_vs(mlflow) is None
     assert Case("W6", "import", Sample([0.0], "s"), mlflow).speedup_vs(mlflow) is None
+    # a positive median whose repetitions reach below zero is noise too (the table printed "1,211×")
+    assert Case("W6", "import", Sample([-0.0002, 0.0011, 0.0017], "s"), mlflow).speedup_vs(mlflow) is None
     assert Case("W6", "import", Sample([0.002], "s"), mlflow).speedup_vs(mlflow) == 1.68 / 0.002
