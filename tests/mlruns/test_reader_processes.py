@@ -32,10 +32,13 @@ def test_readers_run_at_a_lower_priority_than_the_writer(tmp_path):
     tree = tmp_path / "mlruns"
     generate_tree(tree, parallel.PROCESS_MIN_RUNS + 50, params=2, metrics=2, steps=2, tags=1, artifact=False)
     writer = os.getpriority(os.PRIO_PROCESS, 0)
+    earlier = {child.pid for child in multiprocessing.active_children()}  # not this import's readers
     seen: dict[int, list[int]] = {}
 
     def look(done: int, total: int) -> None:
         for child in multiprocessing.active_children():
+            if child.pid in earlier:
+                continue
             try:
                 seen[child.pid] = _thread_niceness(child.pid)
             except (FileNotFoundError, ProcessLookupError):  # the reader ended meanwhile
