@@ -85,14 +85,19 @@ class BlobStore(ContentWriter):
     def __init__(self, root: Path | str) -> None:
         """Point at ``root``; nothing is created until the first write."""
         self.root = Path(root)
+        self._sha256 = os.path.join(self.root, "sha256")
 
     def __repr__(self) -> str:
         return f"BlobStore({str(self.root)!r})"
 
     def blob_path(self, digest: str) -> Path:
         """Return where the blob with this digest lives (whether or not it exists)."""
+        return Path(self.blob_file(digest))
+
+    def blob_file(self, digest: str) -> str:
+        """``blob_path`` as a string, for bulk work: building it with pathlib costs ~20 µs a file."""
         digest = check_digest(digest)
-        return self.root / "sha256" / digest[:2] / digest
+        return os.path.join(self._sha256, digest[:2], digest)
 
     # -- writing -------------------------------------------------------------------------
 
