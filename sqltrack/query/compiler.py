@@ -42,6 +42,9 @@ from .sources import Source
 
 #: Rows counted per candidate when choosing the driving clause of an AND (SQLite).
 DRIVER_PROBE_CAP = 2000
+#: The caps a search's plan choice counts to, in turn (``query.search.RunSearch.choose``): a
+#: count below the first decides as the full one would, at a tenth of its cost.
+PROBE_CAPS = (200, DRIVER_PROBE_CAP)
 #: At most this many clauses of one AND compete to drive.
 MAX_DRIVER_CANDIDATES = 3
 
@@ -106,8 +109,8 @@ class FilterCompiler:
         chosen, shape = self.driver_candidates(items)[choice]
         return and_(shape.driver(), *(self.node(item, drive=False) for item in items if item is not chosen))
 
-    def estimate(self, node: ast.Node | None) -> ColumnElement | None:
-        """Rows of the clauses that would drive the search, counted up to ``DRIVER_PROBE_CAP`` each.
+    def estimate(self, node: ast.Node | None, cap: int = DRIVER_PROBE_CAP) -> ColumnElement | None:
+        """Rows of the clauses that would drive the search, counted up to ``cap`` each.
 
         None when nothing can drive it (no filter, a NOT, an OR with a clause on the run's own
         columns). Used on SQLite to choose a plan when the search runs (``query.search``).
@@ -115,20 +118,20 @@ class FilterCompiler:
         if node is None or isinstance(node, ast.Not):
             return None
         if isinstance(node, ast.Or):
-            counts = [self.estimate(item) for item in node.items]
+            counts = [self.estimate(item, cap) for item in node.items]
             return None if any(c is None for c in counts) else sum(counts[1:], counts[0])
         if isinstance(node, ast.And):
             items = flatten_and(node)
-            counts = self.candidate_counts(items)
+            counts = self.candidate_counts(items, cap)
             if not counts:
-                return self.estimate(_first_or(items))  # the OR that drives, as in conjunction()
+                return self.estimate(_first_or(items), cap)  # the OR that drives, as in conjunction()
             return counts[0] if len(counts) == 1 else func.min(*counts)
         shape = self.leaf(node)
-        return _capped_count(shape) if shape.can_drive else None
+        return _capped_count(shape, cap) if shape.can_drive else None
 
-    def candidate_counts(self, items: list[ast.Node]) -> list[ColumnElement]:
-        """The capped row count of each driver candidate of an AND's terms, in candidate order."""
-        return [_capped_count(shape) for _, shape in self.driver_candidates(items)]
+    def candidate_counts(self, items: list[ast.Node], cap: int = DRIVER_PROBE_CAP) -> list[ColumnElement]:
+        """The row count of each driver candidate of an AND's terms, capped at ``cap``, in candidate order."""
+        return [_capped_count(shape, cap) for _, shape in self.driver_candidates(items)]
 
     def driver_candidates(self, items: list[ast.Node]) -> list[tuple[ast.Node, LeafShape]]:
         """The clauses of an AND that may drive it, with their shapes, most promising first."""
@@ -298,9 +301,9 @@ class LeafShape:
         return not_(test) if self.negate else test
 
 
-def _capped_count(shape: LeafShape) -> ColumnElement:
-    """How many rows the clause matches, counting no further than ``DRIVER_PROBE_CAP``."""
-    return select(func.count()).select_from(shape.estimate.limit(DRIVER_PROBE_CAP).subquery()).scalar_subquery()
+def _capped_count(shape: LeafShape, cap: int = DRIVER_PROBE_CAP) -> ColumnElement:
+    """How many rows the clause matches, counting no further than ``cap``."""
+    return select(func.count()).select_from(shape.estimate.limit(cap).subquery()).scalar_subquery()
 
 
 def _first_or(items: list[ast.Node]) -> ast.Or | None:

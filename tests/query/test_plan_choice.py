@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from sqltrack.entities import ViewType
-from sqltrack.query.compiler import DRIVER_PROBE_CAP
+from sqltrack.query.compiler import DRIVER_PROBE_CAP, PROBE_CAPS
 from sqltrack.query.search import compile_run_search
 
 from .reference import RUN_NAME_TAG, RunSpec
@@ -140,3 +140,47 @@ def test_an_or_of_two_ands_each_choosing_its_driver_at_run_time(big_store):
         assert len(expected) > len(RARE) and _run(conn, search.choose(conn), runs, 50) == expected
         for plan in search.plans():
             assert _run(conn, plan, runs, 50) == expected
+
+
+def _counts_sent(conn, search) -> tuple[object, list[str]]:
+    """The plan ``search.choose`` picks, and the capped counts it sent to SQLite to pick it."""
+    sent: list[str] = []
+    driver = conn.connection.driver_connection
+    driver.set_trace_callback(sent.append)
+    try:
+        chosen = search.choose(conn)
+    finally:
+        driver.set_trace_callback(None)
+    return chosen, [sql for sql in sent if "count(" in sql.lower()]
+
+
+def test_a_count_under_the_first_cap_decides_alone(big_store):
+    engine, runs = big_store
+    search = compile_run_search("metrics.m > 0.1 AND params.kind = 'rare'", [], [1], ViewType.ACTIVE_ONLY, "sqlite")
+    with engine.connect() as conn:
+        chosen, counts = _counts_sent(conn, search)
+        assert len(counts) == 1 and chosen in search.driven
+        assert re.search(r"runs\.id IN \(SELECT \w+\.run_id\s+FROM params ", str(chosen.compile(conn)))
+
+
+def test_counts_between_the_caps_are_counted_again_up_to_the_full_cap(big_store):
+    """About 250 runs have m > 0.9: more than the first cap, so only the second count finds
+    that this clause is far smaller than 'common' (about 2,470) and lets it lead."""
+    engine, runs = big_store
+    assert PROBE_CAPS[0] < sum(r.metrics["m"][0][2] > 0.9 for r in runs) < DRIVER_PROBE_CAP
+    filter_string = "params.kind = 'common' AND metrics.m > 0.9"
+    search = compile_run_search(filter_string, [], [1], ViewType.ACTIVE_ONLY, "sqlite")
+    with engine.connect() as conn:
+        chosen, counts = _counts_sent(conn, search)
+        assert len(counts) == 2 and chosen in search.driven
+        assert re.search(r"runs\.id IN \(SELECT \w+\.run_id\s+FROM latest_metrics ", str(chosen.compile(conn)))
+        keep = lambda r: r.params["kind"] == "common" and r.metrics["m"][0][2] > 0.9  # noqa: E731
+        assert _run(conn, chosen, runs, 10) == _expected(runs, keep)
+
+
+def test_an_or_under_the_first_cap_decides_alone(big_store):
+    engine, runs = big_store
+    search = compile_run_search("params.kind = 'rare' OR metrics.m > 0.995", [], [1], ViewType.ACTIVE_ONLY, "sqlite")
+    with engine.connect() as conn:
+        chosen, counts = _counts_sent(conn, search)
+    assert chosen is search.driven[0] and len(counts) == 1
