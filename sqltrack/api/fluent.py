@@ -114,6 +114,8 @@ def search_experiments(view_type: int = ACTIVE_ONLY, max_results: int | None = N
 class ActiveRun(Run):
     """A started run; as a context manager it ends the run (FAILED on an exception, KILLED on Ctrl-C)."""
 
+    __slots__ = ()
+
     def __enter__(self) -> "ActiveRun":
         return self
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from sqltrack.errors import InvalidParameter, ParamConflict
@@ -26,6 +28,24 @@ def test_tutorial_flow(fluent):
     model = mlflow.load_model(f"runs:/{best['run_id'].iloc[0]}/model")
     assert model == {"pca_var": 0.95}
     assert mlflow.get_run(ids[0.3]).info.status == "FINISHED"
+
+
+def test_runs_are_immutable_records_that_pickle(fluent):
+    mlflow = fluent
+    with mlflow.start_run() as active:
+        mlflow.log_metric("m", 1.5)
+        mlflow.log_param("p", "x")
+    run = mlflow.get_run(active.info.run_id)
+    found = mlflow.search_runs(output_format="list")
+    assert found == [run] and run.info.run_uuid == run.info.run_id == active.info.run_id
+    with pytest.raises(AttributeError):
+        run.info.status = "FAILED"
+    with pytest.raises(AttributeError):
+        run.data = None
+    assert not hasattr(active, "__dict__"), "an active run carries nothing beyond its info and data"
+    again = pickle.loads(pickle.dumps(run))
+    assert again == run and again.data.metrics == {"m": 1.5} and again.data.params == {"p": "x"}
+    assert type(pickle.loads(pickle.dumps(active))) is type(active)
 
 
 def test_exception_marks_run_failed_and_flushes(fluent):
