@@ -215,9 +215,10 @@ class Heartbeat:
                 self._wake.notify()  # the idle thread resumes beating
 
     def remove(self, run_id: str) -> None:
+        """Stop stamping ``run_id``. The thread is not woken: it finds the run gone at its next
+        beat (waking it here, and again for the next run, cost a sweep ~150 µs per run)."""
         with self._lock:
             self._runs.pop(run_id, None)
-            self._wake.notify()
 
     def run_ids(self) -> list[str]:
         with self._lock:
