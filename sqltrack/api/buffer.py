@@ -115,6 +115,7 @@ class WriteBuffer:
         self._oldest: float | None = None
         self._known_params: dict[str, dict[str, str]] = {}
         self._thread: threading.Thread | None = None
+        self._idle = False  # the timer thread waits with nothing pending: only a notify wakes it in time
 
     def _check_fork(self) -> None:
         if self._pid != os.getpid():  # a forked child must not write its parent's pending values
@@ -189,17 +190,22 @@ class WriteBuffer:
             self.flush()
 
     def _ensure_thread(self) -> None:
+        """A timer for the new oldest value. A thread waiting for an older value's deadline
+        wakes by then anyway and is left alone: waking it for each run's first value cost a
+        sweep a thread switch per run."""
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run_timer, name="sqltrack-flush", daemon=True)
             self._thread.start()
-        else:
+        elif self._idle:
             self._wake.notify()
 
     def _run_timer(self) -> None:
         with self._lock:
             while self._pid == os.getpid():
                 if self._oldest is None:
+                    self._idle = True
                     self._wake.wait(timeout=30)
+                    self._idle = False
                     if self._oldest is None:
                         return  # idle: the thread ends; the next value starts another
                     continue

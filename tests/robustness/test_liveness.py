@@ -7,7 +7,6 @@ life), so no test waits for a clock. The heartbeat test watches a real process.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 
@@ -190,26 +189,3 @@ def test_heartbeat_thread_waits_a_period_for_the_next_run_then_ends(client, monk
     thread.join(timeout=5)
     assert not thread.is_alive() and heart._thread is None
 
-
-def _switches(thread) -> int:
-    """How often a thread has gone to sleep and been woken (Linux counts it per thread)."""
-    with open(f"/proc/self/task/{thread.native_id}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches"))
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux's per-thread /proc counters")
-def test_runs_started_and_ended_back_to_back_leave_the_heartbeat_thread_asleep(client):
-    """Ending a run used to wake the thread (and the next start woke it again): two thread
-    switches per run, about 150 µs of a sweep's every run."""
-    heart = liveness.Heartbeat()
-    ids = [client.create_run("0").info.run_id for _ in range(51)]
-    heart.add(client.store, ids[0])
-    heart.remove(ids[0])
-    time.sleep(0.2)  # the thread is waiting for its next beat
-    before = _switches(heart._thread)
-    for run_id in ids[1:]:
-        heart.add(client.store, run_id)
-        time.sleep(0.001)  # the run's work, which lets other threads run
-        heart.remove(run_id)
-        time.sleep(0.001)
-    assert _switches(heart._thread) - before <= 2
