@@ -27,7 +27,8 @@ def test_a_sqlite_store_never_loads_other_dialects(tmp_path):
     logging to and searching a SQLite store must not load it, nor PostgreSQL's."""
     code = ("import sys, sqltrack as m; m.set_tracking_uri(%r); "
             "m.start_run(); m.log_param('p', 'a'); m.log_metric('x', 1.0); m.end_run(); "
-            "found = len(m.get_client().search_runs(['0'], \"params.p = 'a' and metrics.x > 0\", order_by=['params.p'])); "
+            "found = len(m.get_client().search_runs(['0'], \"params.p = 'a' and metrics.x > 0\", "
+            "order_by=['params.p'])); "
             "print(found, sorted(n for n in sys.modules if n.startswith(('sqlalchemy.dialects.mysql', "
             "'sqlalchemy.dialects.postgresql'))))" % str(tmp_path / "s.db"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

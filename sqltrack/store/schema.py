@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import Double as _SQLDouble
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -32,6 +31,7 @@ from sqlalchemy import (
     event,
     func,
 )
+from sqlalchemy import Double as _SQLDouble
 from sqlalchemy.ext.compiler import compiles
 
 from .values import MAX_FLOAT

@@ -204,7 +204,8 @@ def test_a_forked_child_that_starts_its_own_run_still_never_ends_the_parents(sto
             print(child.info.run_id, flush=True)
             sys.exit(0)  # atexit in the child: ends the child's run, not the parent's
         os.waitpid(pid, 0)
-        print(parent.info.run_id, Client(mlflow.get_tracking_uri(), read_only=True).get_run(parent.info.run_id).info.status)
+        reader = Client(mlflow.get_tracking_uri(), read_only=True)
+        print(parent.info.run_id, reader.get_run(parent.info.run_id).info.status)
     """
     done = run_script(code, store_path)
     assert done.returncode == 0, done.stderr

@@ -15,8 +15,10 @@ import pytest
 from sqltrack.api.buffer import FLUSH_SECONDS
 from sqltrack.store import liveness
 
-pytestmark = [pytest.mark.sqlite_only,  # about threads, not backends
-              pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux's per-thread /proc counters")]
+pytestmark = [
+    pytest.mark.sqlite_only,  # about threads, not backends
+    pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux's per-thread /proc counters"),
+]
 
 
 def _switches(thread) -> int:
