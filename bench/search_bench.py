@@ -144,11 +144,11 @@ def run_w3(cfg, mlflow_run) -> list[Case]:
     measured = {}
     for n in sizes:
         path, eid = stores.sqltrack_search_store(n, log=cfg.log)
-        measured[n] = _sqltrack_searches(path, eid, cfg.reps)
+        measured[n] = _sqltrack_searches(path, eid, cfg.search_reps)
     ml = ml_first = None
     if mlflow_run:
         ml_path, ml_eid = stores.mlflow_search_store(cfg.mlflow_search_runs, mlflow_run, log=cfg.log)
-        ml = mlflow_run("w3", {"path": str(ml_path), "experiment_id": ml_eid, "reps": cfg.reps})
+        ml = mlflow_run("w3", {"path": str(ml_path), "experiment_id": ml_eid, "reps": cfg.search_reps})
         ml_first = {k: v["first"] for k, v in ml.items()}
     targets = {"selective": (0.020, "<= 20 ms median at 100k runs"), "match_all_1000": (0.100, "<= 100 ms"),
                "or": (None, ""), "aggregate": (None, "")}
@@ -162,7 +162,7 @@ def run_w3(cfg, mlflow_run) -> list[Case]:
             mine = Sample(sides["sqltrack"][name], "s", size)
             raw = Sample(sides["raw"][name], "s", size, "hand-written SQL + dicts")
             theirs = None
-            case = Case("W3", label, mine, None, raw)
+            case = Case("W3", label, mine, None, raw, notes=[f"{cfg.search_reps} timed repetitions (--search-reps)"])
             if ml is not None and n == cfg.mlflow_search_runs:
                 if name in ml:
                     theirs = Sample(ml[name]["times"], "s", size)
