@@ -1,9 +1,10 @@
 """Reading the runs of a tree in parallel: worker processes for big trees, threads for small ones.
 
 Parsing a run is CPU work in Python, so threads alone are held back by the GIL; for
-big trees the runs are read by forked worker processes (each overlapping its file I/O
-with a few threads) while the importing process writes to the database. Results come
-back in the order of the run folders. Where ``fork`` is not available, threads are used.
+big trees the runs are read by forked worker processes while the importing process writes
+to the database. Each overlaps its file I/O with a few threads while its reads reach the
+disk, and reads alone while the files come from the page cache. Results come back in the
+order of the run folders. Where ``fork`` is not available, threads are used.
 
 The readers run at a lower scheduling priority than the importing process: on a machine
 with as many cores as readers, the one process that writes to the database is the import's
@@ -109,6 +110,21 @@ def _yield_to_writer() -> None:
 
 
 def _read_chunk(chunk: list[tuple[int, str]]) -> list[Result]:
-    ctx, threads = _CHILD["ctx"], _CHILD["threads"]
-    jobs = [threads.submit(_guarded, functools.partial(read_run, ctx, eid, folder)) for eid, folder in chunk]
-    return [(folder, job.result()) for (_, folder), job in zip(chunk, jobs, strict=False)]
+    """Read a chunk with the threads while reads reach the disk, and in this thread alone while
+    the files come from the page cache: there the threads only hand the GIL back and forth."""
+    ctx, blocks = _CHILD["ctx"], _blocks_read()
+    reads = [functools.partial(read_run, ctx, eid, folder) for eid, folder in chunk]
+    if _CHILD.get("disk", True):
+        jobs = [_CHILD["threads"].submit(_guarded, read) for read in reads]
+        results = [job.result() for job in jobs]
+    else:
+        results = [_guarded(read) for read in reads]
+    _CHILD["disk"] = _blocks_read() > blocks
+    return [(folder, result) for (_, folder), result in zip(chunk, results, strict=True)]
+
+
+def _blocks_read() -> int:
+    """Blocks this process has read from storage (not from the page cache)."""
+    import resource  # Unix only, as the forked readers that call this are
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_inblock

@@ -1,4 +1,5 @@
-"""The forked reader processes of a big import yield the CPU to the process that writes."""
+"""The forked reader processes of a big import yield the CPU to the process that writes, and
+read in their own thread while the files come from the page cache."""
 
 from __future__ import annotations
 
@@ -51,3 +52,40 @@ def test_readers_run_at_a_lower_priority_than_the_writer(tmp_path):
     want = min(19, writer + parallel.READER_NICENESS)
     assert all(n == want for threads in seen.values() for n in threads), (writer, seen)
     assert os.getpriority(os.PRIO_PROCESS, 0) == writer  # the importing process keeps its own
+
+
+def _cpu_ticks(pid: int) -> dict[int, int]:
+    """User + system CPU ticks of every thread of a process, by thread id."""
+    ticks = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        ticks[int(task.name)] = int(fields[11]) + int(fields[12])  # fields 14 and 15, counted after "pid (comm)"
+    return ticks
+
+
+def test_readers_read_in_their_own_thread_while_the_files_are_cached(tmp_path):
+    """Threads overlap reads that wait for the disk; from the page cache they only pass the GIL
+    around. A reader uses its threads for its first chunk and for any chunk after one that read
+    from the disk (there is no disk read here), else reads in its own, main thread."""
+    tree = tmp_path / "mlruns"  # runs with long metric histories: each reader parses for ~0.3 s
+    generate_tree(tree, parallel.PROCESS_MIN_RUNS + 50, params=2, metrics=10, steps=100, tags=1, artifact=False)
+    for path in tree.rglob("*"):
+        if path.is_file():
+            path.read_bytes()
+    earlier = {child.pid for child in multiprocessing.active_children()}
+    seen: dict[int, dict[int, int]] = {}
+
+    def look(done: int, total: int) -> None:
+        for child in multiprocessing.active_children():
+            if child.pid not in earlier:
+                try:
+                    seen[child.pid] = _cpu_ticks(child.pid)
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
+
+    summary = sqltrack.import_mlruns(tree, tmp_path / "s.db", processes=2, progress=look)
+
+    assert summary.runs_imported == parallel.PROCESS_MIN_RUNS + 50 and len(seen) == 2
+    for pid, ticks in seen.items():
+        others = sum(t for tid, t in ticks.items() if tid != pid)
+        assert ticks[pid] > others, f"reader {pid}: main thread {ticks[pid]} ticks, its threads {others}"
