@@ -20,30 +20,43 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="reads thread priorities from /proc (Linux only)")
 
 
+def _thread_stats(pid: int) -> dict[int, list[str]]:
+    """Each thread's /proc stat fields after "pid (comm)" (field 3 first), by thread id."""
+    return {int(task.name): (task / "stat").read_text().rsplit(")", 1)[1].split()
+            for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
+def _watch_readers(record):
+    """A progress callback that records ``record(pid)`` for each reader process this import started."""
+    earlier = {child.pid for child in multiprocessing.active_children()}  # not this import's readers
+    seen: dict = {}
+
+    def look(done: int, total: int) -> None:
+        for child in multiprocessing.active_children():
+            if child.pid not in earlier:
+                try:
+                    seen[child.pid] = record(child.pid)
+                except (FileNotFoundError, ProcessLookupError):  # the reader ended meanwhile
+                    pass
+
+    return look, seen
+
+
 def _thread_niceness(pid: int) -> list[int]:
-    """The niceness of every thread of a process (Linux keeps one per thread)."""
-    values = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        stat = (task / "stat").read_text()
-        values.append(int(stat.rsplit(")", 1)[1].split()[16]))  # field 19, counted after "pid (comm)"
-    return values
+    """The niceness of every thread of a process (Linux keeps one per thread): field 19."""
+    return [int(fields[16]) for fields in _thread_stats(pid).values()]
+
+
+def _cpu_ticks(pid: int) -> dict[int, int]:
+    """User + system CPU ticks of every thread of a process, by thread id: fields 14 and 15."""
+    return {tid: int(fields[11]) + int(fields[12]) for tid, fields in _thread_stats(pid).items()}
 
 
 def test_readers_run_at_a_lower_priority_than_the_writer(tmp_path):
     tree = tmp_path / "mlruns"
     generate_tree(tree, parallel.PROCESS_MIN_RUNS + 50, params=2, metrics=2, steps=2, tags=1, artifact=False)
     writer = os.getpriority(os.PRIO_PROCESS, 0)
-    earlier = {child.pid for child in multiprocessing.active_children()}  # not this import's readers
-    seen: dict[int, list[int]] = {}
-
-    def look(done: int, total: int) -> None:
-        for child in multiprocessing.active_children():
-            if child.pid in earlier:
-                continue
-            try:
-                seen[child.pid] = _thread_niceness(child.pid)
-            except (FileNotFoundError, ProcessLookupError):  # the reader ended meanwhile
-                pass
+    look, seen = _watch_readers(_thread_niceness)
 
     summary = sqltrack.import_mlruns(tree, tmp_path / "s.db", processes=2, progress=look)
 
@@ -52,15 +65,6 @@ def test_readers_run_at_a_lower_priority_than_the_writer(tmp_path):
     want = min(19, writer + parallel.READER_NICENESS)
     assert all(n == want for threads in seen.values() for n in threads), (writer, seen)
     assert os.getpriority(os.PRIO_PROCESS, 0) == writer  # the importing process keeps its own
-
-
-def _cpu_ticks(pid: int) -> dict[int, int]:
-    """User + system CPU ticks of every thread of a process, by thread id."""
-    ticks = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        ticks[int(task.name)] = int(fields[11]) + int(fields[12])  # fields 14 and 15, counted after "pid (comm)"
-    return ticks
 
 
 def test_readers_read_in_their_own_thread_while_the_files_are_cached(tmp_path):
@@ -72,16 +76,7 @@ def test_readers_read_in_their_own_thread_while_the_files_are_cached(tmp_path):
     for path in tree.rglob("*"):
         if path.is_file():
             path.read_bytes()
-    earlier = {child.pid for child in multiprocessing.active_children()}
-    seen: dict[int, dict[int, int]] = {}
-
-    def look(done: int, total: int) -> None:
-        for child in multiprocessing.active_children():
-            if child.pid not in earlier:
-                try:
-                    seen[child.pid] = _cpu_ticks(child.pid)
-                except (FileNotFoundError, ProcessLookupError):
-                    pass
+    look, seen = _watch_readers(_cpu_ticks)
 
     summary = sqltrack.import_mlruns(tree, tmp_path / "s.db", processes=2, progress=look)
 

@@ -188,4 +188,3 @@ def test_heartbeat_thread_waits_a_period_for_the_next_run_then_ends(client, monk
     heart.remove(second)
     thread.join(timeout=5)
     assert not thread.is_alive() and heart._thread is None
-
