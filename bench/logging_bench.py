@@ -189,11 +189,11 @@ def raw_sqltrack_schema(folder: Path, runs: int) -> float:
     for uuid, (p_rows, t_rows, m_rows, latest) in data:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(SQ.TOUCH_RUN, (common.BASE_TIME, m_rows[0][0], uuid))
-        conn.executemany(SQ.INSERT_PARAMS, p_rows)
-        conn.executemany(SQ.UPSERT_TAGS, t_rows)
-        conn.executemany(SQ.INSERT_POINTS, m_rows)
+        SQ.insert_rows(conn, SQ.INSERT_PARAMS, p_rows)
+        SQ.insert_rows(conn, SQ.UPSERT_TAGS, t_rows)
+        SQ.insert_rows(conn, SQ.INSERT_POINTS, m_rows)
         conn.execute("SELECT key_id FROM latest_metrics WHERE run_id = ?", (m_rows[0][0],)).fetchall()
-        conn.executemany(SQ.UPSERT_LATEST, latest)
+        SQ.insert_rows(conn, SQ.UPSERT_LATEST, latest)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     conn.close()

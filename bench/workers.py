@@ -103,17 +103,17 @@ def _raw_schema_run(conn: sqlite3.Connection, SQ, kid: dict, eid: int, run_uuid:
     conn.execute("BEGIN IMMEDIATE")
     rid = conn.execute(SQ.INSERT_RUN, (run_uuid, "run", "bench", "RUNNING", now, f"runs:/{run_uuid}", now,
                                        eid)).lastrowid
-    conn.executemany(SQ.UPSERT_TAGS, [(rid, kid[k], "run" if k == "mlflow.runName" else "bench")
-                                      for k in SYSTEM_TAGS])
+    SQ.insert_rows(conn, SQ.UPSERT_TAGS, [(rid, kid[k], "run" if k == "mlflow.runName" else "bench")
+                                          for k in SYSTEM_TAGS])
     conn.execute("COMMIT")
     p_rows, t_rows, m_rows, latest = ([(rid, *row[1:]) for row in part] for part in rows)
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(SQ.TOUCH_RUN, (now, rid, run_uuid))
-    conn.executemany(SQ.INSERT_PARAMS, p_rows)
-    conn.executemany(SQ.UPSERT_TAGS, t_rows)
-    conn.executemany(SQ.INSERT_POINTS, m_rows)
+    SQ.insert_rows(conn, SQ.INSERT_PARAMS, p_rows)
+    SQ.insert_rows(conn, SQ.UPSERT_TAGS, t_rows)
+    SQ.insert_rows(conn, SQ.INSERT_POINTS, m_rows)
     conn.execute("SELECT key_id FROM latest_metrics WHERE run_id = ?", (rid,)).fetchall()
-    conn.executemany(SQ.UPSERT_LATEST, latest)
+    SQ.insert_rows(conn, SQ.UPSERT_LATEST, latest)
     conn.execute(SQ.SET_STATUS, ("FINISHED", now, now, rid, run_uuid))
     conn.execute("COMMIT")
 

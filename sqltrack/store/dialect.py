@@ -50,11 +50,12 @@ def insert_ignore_rows(conn: Connection, table: Table, rows: Sequence[tuple],
     name = conn.dialect.name
     keys = list(columns) if columns else [c.name for c in table.columns]
     if name == "sqlite":
-        # Driver-level executemany: ~3x faster than Core's dict-based path for big batches.
+        # Straight to the driver, in multi-row statements: several times faster than Core's dict-based path.
+        from .sqlite_path import executemany
+
         cols = ", ".join(f'"{k}"' for k in keys)
         marks = ", ".join("?" * len(keys))
-        return conn.exec_driver_sql(f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})",
-                                    list(rows)).rowcount
+        return executemany(conn, f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})", list(rows))
     dicts = [dict(zip(keys, row, strict=False)) for row in rows]
     result = conn.execute(_insert_ignore_stmt(table, name), dicts)
     if name == "postgresql":
