@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 from sqlalchemy import Connection, Table, insert
 
+from .sqlite_path import executemany as sqlite_executemany
+
 
 @dataclass(frozen=True)
 class DialectRules:
@@ -51,11 +53,9 @@ def insert_ignore_rows(conn: Connection, table: Table, rows: Sequence[tuple],
     keys = list(columns) if columns else [c.name for c in table.columns]
     if name == "sqlite":
         # Straight to the driver, in multi-row statements: several times faster than Core's dict-based path.
-        from .sqlite_path import executemany
-
         cols = ", ".join(f'"{k}"' for k in keys)
         marks = ", ".join("?" * len(keys))
-        return executemany(conn, f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})", list(rows))
+        return sqlite_executemany(conn, f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})", list(rows))
     dicts = [dict(zip(keys, row, strict=False)) for row in rows]
     result = conn.execute(_insert_ignore_stmt(table, name), dicts)
     if name == "postgresql":

@@ -64,7 +64,7 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> sqlite3.C
 def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
     """Run one statement for every row inside ``conn``'s transaction; returns the rows changed.
 
-    An ``INSERT ... VALUES (?, ...)`` goes out as multi-row statements (``insert_rows``).
+    Plain and ``OR IGNORE`` INSERTs of 32 rows or more go out as multi-row statements (``insert_rows``).
     """
     try:
         return insert_rows(conn.connection.driver_connection, sql, rows)
