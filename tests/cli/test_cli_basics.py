@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -18,8 +19,9 @@ def filled(store_path):
     client = Client(store_path)
     eid = client.create_experiment("sweep")
     ids = []
-    for index in range(3):
-        run = client.create_run(eid, run_name=f"r{index}")
+    started = int(time.time() * 1000)
+    for index in range(3):  # a second apart: runs started in one millisecond list in run-id order, as in MLflow
+        run = client.create_run(eid, run_name=f"r{index}", start_time=started + 1000 * index)
         client.log_metric(run.info.run_id, "mse", 1.0 / (index + 1))
         client.log_param(run.info.run_id, "pca_var", str(index))
         client.log_text(run.info.run_id, "x" * (index + 1), f"files/f{index}.txt")
