@@ -11,10 +11,25 @@ A server that does not answer makes its variant skip with the reason (see
 from __future__ import annotations
 
 import inspect
+import math
+import os
+import time
 
 import pytest
 
 from sqltrack.testing import BACKENDS, StoreSupplier, unavailable
+
+
+def _coarse_clock(step_ms: int) -> None:
+    """Round ``time.time()`` up to ``step_ms`` in this process, as on a machine so fast that a test's
+    successive writes share one millisecond: a test that needs the clock to move between them fails."""
+    real, real_ns, per_second = time.time, time.time_ns, 1000 / step_ms
+    time.time = lambda: math.ceil(real() * per_second) / per_second
+    time.time_ns = lambda: -(-real_ns() // (step_ms * 1_000_000)) * step_ms * 1_000_000
+
+
+if os.environ.get("SQLTRACK_TEST_COARSE_CLOCK_MS"):
+    _coarse_clock(int(os.environ["SQLTRACK_TEST_COARSE_CLOCK_MS"]))
 
 _BACKEND_PARAMS = [pytest.param(name, id=name, marks=[] if name == "sqlite" else [pytest.mark.backend])
                    for name in BACKENDS]
