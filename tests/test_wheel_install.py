@@ -18,11 +18,23 @@ FIXTURES = ROOT / "tests" / "store" / "fixtures" / "migrations"
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+    source = _build_copy(tmp_path_factory.mktemp("source"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.skip(f"could not build a wheel here (pip wheel failed: {proc.stderr.strip()[-300:]})")
     return next(out.glob("sqltrack-*.whl"))
+
+
+def _build_copy(folder: Path) -> Path:
+    """What the wheel is built from, copied: setuptools builds in the source's ``build/`` folder, which two
+    pytest workers building at once would share (failing with 'File exists') and which would litter the checkout."""
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("sqltrack", "migrations"):
+        shutil.copytree(ROOT / name, folder / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, folder / name)
+    return folder
 
 
 def test_wheel_contains_every_migration(wheel):
