@@ -57,12 +57,10 @@ def _wall(argv: list[str], env: dict | None = None) -> float:
     return elapsed
 
 
-def _with_new_store(argv: list[str], tmp: str, reps: int, env: dict | None = None) -> list[float]:
-    out = []
-    for _ in range(reps):
-        with tempfile.TemporaryDirectory(dir=tmp) as folder:
-            out.append(_wall(argv + [str(Path(folder) / "store.db")], env))
-    return out
+def _with_new_store(argv: list[str], tmp: str, env: dict | None = None) -> float:
+    """Wall time of ``argv`` given the path of a store that does not exist yet."""
+    with tempfile.TemporaryDirectory(dir=tmp) as folder:
+        return _wall(argv + [str(Path(folder) / "store.db")], env)
 
 
 def compile_bytecode(folder: Path | None = None) -> Path:
@@ -106,9 +104,8 @@ def run_w6(cfg, mlflow_python: str | None) -> list[Case]:
                   Sample(ml_extra, "s", "fresh process") if ml_extra else None, None, target="<= 60 ms",
                   notes=[f"bare python -c pass: {statistics.median(bare) * 1000:.0f} ms median"])]
     cases[0].met = cases[0].sqltrack.median <= 0.060
-    first = _with_new_store([py, "-c", FIRST_RUN_SQLTRACK], cfg.tmp, reps + 1)[1:]
-    raw = _with_new_store([py, "-c", FIRST_RUN_RAW], cfg.tmp, reps + 1)[1:]
-    ml = _with_new_store([mlflow_python, "-c", FIRST_RUN_MLFLOW], cfg.tmp, reps + 1, env)[1:] \
+    first, raw, paired = _first_runs(py, cfg.tmp, cfg.cold_reps)
+    ml = [_with_new_store([mlflow_python, "-c", FIRST_RUN_MLFLOW], cfg.tmp, env) for _ in range(reps + 1)][1:] \
         if mlflow_python else None
     case = Case("W6", "fresh process: import, new store, one run with one metric, exit",
                 Sample(first, "s", "new store"), Sample(ml, "s", "new store") if ml else None,
@@ -116,12 +113,31 @@ def run_w6(cfg, mlflow_python: str | None) -> list[Case]:
     case.met = case.sqltrack.median <= 0.3
     case.notes.append(_floor_note(bare, floor))
     cases.append(case)
+    cases.append(Case("W6", "same, minus `python -c 'import sqlalchemy'` timed right before it (sqltrack's own part)",
+                      Sample(paired, "s", "new store"),
+                      notes=[f"{cfg.cold_reps} pairs; the floor varies with the machine, this part with sqltrack"]))
     try:
         cases.append(_runs_list(cfg, mlflow_python, env))
         cases[-1].notes.append(_floor_note(bare, floor))
     except (RuntimeError, OSError) as error:
         cases.append(Case("W6", "`sqltrack runs list` (CLI, fresh process)", notes=[f"failed: {error}"[:800]]))
     return cases
+
+
+def _first_runs(py: str, tmp: str, reps: int) -> tuple[list[float], list[float], list[float]]:
+    """W6's first run, raw sqlite3's, and the first run minus ``import sqlalchemy`` timed just before it.
+
+    Interleaved repetition by repetition (after one unkept round), so that all three meet the
+    same machine: a shared VM's speed drifts over the minutes a suite takes.
+    """
+    first, raw, paired = [], [], []
+    for rep in range(reps + 1):
+        floor = _wall([py, "-c", "import sqlalchemy"])
+        mine = _with_new_store([py, "-c", FIRST_RUN_SQLTRACK], tmp)
+        theirs = _with_new_store([py, "-c", FIRST_RUN_RAW], tmp)
+        if rep:
+            first.append(mine), raw.append(theirs), paired.append(mine - floor)
+    return first, raw, paired
 
 
 def _floor_note(bare: list[float], floor: list[float]) -> str:

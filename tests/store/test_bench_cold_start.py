@@ -32,7 +32,7 @@ def test_w6_reports_the_sqlalchemy_import_floor_beside_the_cold_start_cases(tmp_
     from bench.__main__ import Config
 
     monkeypatch.setattr(common, "CACHE_DIR", tmp_path / "cache")
-    cfg = Config(reps=1, frame_runs=50, tmp=str(tmp_path), log=lambda *_: None)
+    cfg = Config(reps=1, cold_reps=2, frame_runs=50, tmp=str(tmp_path), log=lambda *_: None)
     cases = {case.name: case for case in cold_bench.run_w6(cfg, mlflow_python=None)}
     for name in ("fresh process: import, new store, one run with one metric, exit",
                  "`sqltrack runs list` (CLI, fresh process) / `mlflow runs list`"):
@@ -51,3 +51,23 @@ def test_a_time_within_noise_of_zero_gets_no_ratio(monkeypatch):
     # a positive median whose repetitions reach below zero is noise too (the table printed "1,211×")
     assert Case("W6", "import", Sample([-0.0002, 0.0011, 0.0017], "s"), mlflow).speedup_vs(mlflow) is None
     assert Case("W6", "import", Sample([0.002], "s"), mlflow).speedup_vs(mlflow) == 1.68 / 0.002
+
+
+def test_w6_pairs_each_cold_start_with_the_floor_timed_just_before_it(tmp_path, monkeypatch):
+    """The cold start, raw sqlite3's and the floor are interleaved, and sqltrack's own part is each
+    cold start minus its own repetition's ``import sqlalchemy``: a drifting VM moves both alike."""
+    monkeypatch.syspath_prepend(str(REPO))
+    from bench import cold_bench
+
+    timed = []
+    real_wall = cold_bench._wall
+
+    def wall(argv, env=None):
+        timed.append("floor" if argv[-1] == "import sqlalchemy" else "raw" if "sqlite3.connect" in argv[2] else "mine")
+        return real_wall(argv, env)
+
+    monkeypatch.setattr(cold_bench, "_wall", wall)
+    first, raw, paired = cold_bench._first_runs(sys.executable, str(tmp_path), reps=3)
+    assert timed == ["floor", "mine", "raw"] * 4  # one unkept round, then 3 kept
+    assert len(first) == len(raw) == len(paired) == 3
+    assert all(p < f for p, f in zip(paired, first, strict=True))  # minus a floor that takes time
