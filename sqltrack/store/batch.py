@@ -22,7 +22,7 @@ from . import values as V
 from .dialect import insert_ignore_rows, upsert_rows
 from .keys import key_ids
 from .runs import require_updated
-from .schema import latest_metrics, metrics, params, runs, tags
+from .tables import tables
 from .validation import (
     _GOOD_KEYS,
     MAX_BATCH_POINTS,
@@ -122,17 +122,20 @@ def touch_run(conn: Connection, rid: int, run_id: str, now: int) -> None:
 # and building them at import costs a cold start tens of milliseconds.
 @cache
 def _select_params_sql():
-    return select(params.c.key_id, params.c.value).where(
-        params.c.run_id == bindparam("rid"), params.c.key_id.in_(bindparam("kids", expanding=True)))
+    p = tables.params.c
+    return select(p.key_id, p.value).where(p.run_id == bindparam("rid"),
+                                           p.key_id.in_(bindparam("kids", expanding=True)))
 
 
 @cache
 def _rename_run_sql():
+    runs = tables.runs
     return update(runs).where(runs.c.id == bindparam("b_rid")).values(name=bindparam("b_name"))
 
 
 @cache
 def _touch_run_sql():
+    runs = tables.runs
     return (update(runs).where(runs.c.id == bindparam("b_rid"), runs.c.run_uuid == bindparam("b_uuid"))
             .values(last_activity_time=bindparam("b_now")))
 
@@ -153,7 +156,7 @@ def write_params(store, conn: Connection, rid: int, run_id: str, items: Mapping[
             _check_params(conn, rid, run_id, ids, items)
         return
     _check_params(conn, rid, run_id, ids, items)
-    insert_ignore_rows(conn, params, rows)
+    insert_ignore_rows(conn, tables.params, rows)
 
 
 def _check_params(conn: Connection, rid: int, run_id: str, ids: Mapping[str, int], items: Mapping[str, str]) -> None:
@@ -183,7 +186,7 @@ def write_tags(store, conn: Connection, rid: int, items: Mapping[str, str], *, r
     if sqlite:
         SQ.executemany(conn, SQ.UPSERT_TAGS, [(rid, ids[k], v) for k, v in items.items()])
     else:
-        upsert_rows(conn, tags, [{"run_id": rid, "key_id": ids[k], "value": v} for k, v in items.items()],
+        upsert_rows(conn, tables.tags, [{"run_id": rid, "key_id": ids[k], "value": v} for k, v in items.items()],
                     update=["value"])
     if rename and RUN_NAME_TAG in items:
         if sqlite:
@@ -290,7 +293,7 @@ def _insert_points(conn: Connection, rows: list[tuple]) -> int:
     """Insert and return how many rows were new (exact on every backend: see insert_ignore_rows)."""
     if SQ.is_sqlite(conn):
         return SQ.executemany(conn, SQ.INSERT_POINTS, rows)
-    return insert_ignore_rows(conn, metrics, rows)
+    return insert_ignore_rows(conn, tables.metrics, rows)
 
 
 def _latest_order(step: int, timestamp: int, value: float) -> tuple:
@@ -352,8 +355,9 @@ LATEST_ROW_NAMES = ("run_id", "key_id", *_LATEST_COLUMNS)
 
 @cache
 def _select_latest_sql():
-    return select(latest_metrics.c.key_id, *(latest_metrics.c[c] for c in _LATEST_COLUMNS)).where(
-        latest_metrics.c.run_id == bindparam("rid"), latest_metrics.c.key_id.in_(bindparam("kids", expanding=True)))
+    lm = tables.latest_metrics.c
+    return select(lm.key_id, *(lm[c] for c in _LATEST_COLUMNS)).where(
+        lm.run_id == bindparam("rid"), lm.key_id.in_(bindparam("kids", expanding=True)))
 
 
 def _merge_latest(conn: Connection, prepared: PointRows, native: bool) -> None:
@@ -369,7 +373,7 @@ def _upsert_latest(conn: Connection, rows: list[tuple]) -> None:
     if SQ.is_sqlite(conn):  # Core's dict-based upsert costs more than the insert
         SQ.executemany(conn, SQ.UPSERT_LATEST, rows)
     else:
-        upsert_rows(conn, latest_metrics, [dict(zip(LATEST_ROW_NAMES, row, strict=True)) for row in rows],
+        upsert_rows(conn, tables.latest_metrics, [dict(zip(LATEST_ROW_NAMES, row, strict=True)) for row in rows],
                     update=_LATEST_COLUMNS)
 
 
@@ -404,7 +408,7 @@ def _recompute_latest(conn: Connection, rid: int, unique: list[tuple], native: b
     latest (or first) point was logged before this batch, so it wins a tie; otherwise the
     point logged first in this batch does.
     """
-    m = metrics.c
+    m = tables.metrics.c
     kids = list(dict.fromkeys(row[1] for row in unique))
     before = _read_summaries(conn, rid, kids, native)
     rows = []

@@ -171,15 +171,15 @@ class Store:
         self._writers.close()
 
     def _check_read_only_schema(self) -> None:
-        from . import schema
         from .migrate import read_revision
+        from .revision import SCHEMA_REVISION
 
         with self.engine.connect() as conn:
             revision = read_revision(conn)
-        if revision != schema.SCHEMA_REVISION:
+        if revision != SCHEMA_REVISION:
             raise StoreError(
                 f"The store {self.display_url} is at schema {revision!r} but this sqltrack reads "
-                f"{schema.SCHEMA_REVISION!r}; open it writable once (or run 'sqltrack db upgrade') first.")
+                f"{SCHEMA_REVISION!r}; open it writable once (or run 'sqltrack db upgrade') first.")
 
     def _guard(self, call: Callable[[], T]) -> T:
         try:

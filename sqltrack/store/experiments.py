@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 from typing import Sequence
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..entities import Experiment, LifecycleStage
 from ..errors import ExperimentAlreadyExists, ExperimentNotFound, InvalidParameter, StoreError
 from .dialect import upsert_rows
-from .schema import experiment_tags, experiments, runs, store_info
+from .tables import tables
 from .validation import validate_key, validate_tag_value
 
 MAX_EXPERIMENT_NAME = 500
@@ -45,13 +46,14 @@ def create_experiment(store, name: str, artifact_location: str | None = None,
     _validate_name(name)
 
     def unit(conn: Connection) -> str:
-        existing = conn.execute(select(experiments.c.lifecycle_stage).where(experiments.c.name == name)).first()
+        e = tables.experiments.c
+        existing = conn.execute(select(e.lifecycle_stage).where(e.name == name)).first()
         if existing is not None:
             state = " in deleted state (restore it, or pick another name)" if existing[0] == "deleted" else ""
             raise ExperimentAlreadyExists(f"Experiment {name!r} already exists{state}.")
         new_id = experiment_id if experiment_id is not None else _next_experiment_id(conn)
         now = _now()
-        conn.execute(insert(experiments).values(
+        conn.execute(insert(tables.experiments).values(
             experiment_id=new_id, name=name, artifact_location=artifact_location or str(store.artifact_root),
             lifecycle_stage=LifecycleStage.ACTIVE, creation_time=now, last_update_time=now))
         _set_tags(conn, new_id, tags or {})
@@ -66,19 +68,21 @@ PURGED_EXPERIMENT_ID = "purged_experiment_id"
 
 def _next_experiment_id(conn: Connection) -> int:
     """One more than any experiment id in use or ever purged: an id a client still holds never names another."""
-    highest = conn.execute(select(func.max(experiments.c.experiment_id))).scalar() or 0
+    highest = conn.execute(select(func.max(tables.experiments.c.experiment_id))).scalar() or 0
     return max(highest, _highest_purged(conn)) + 1
 
 
 def _highest_purged(conn: Connection) -> int:
-    purged = conn.execute(select(store_info.c.value).where(store_info.c.key == PURGED_EXPERIMENT_ID)).scalar()
+    info = tables.store_info.c
+    purged = conn.execute(select(info.value).where(info.key == PURGED_EXPERIMENT_ID)).scalar()
     return int(purged or 0)
 
 
 def record_purged_experiment(conn: Connection, experiment_id: int) -> None:
     """Keep the highest purged experiment id, so that ``_next_experiment_id`` never hands it out again."""
     if _highest_purged(conn) < experiment_id:
-        upsert_rows(conn, store_info, [{"key": PURGED_EXPERIMENT_ID, "value": str(experiment_id)}], update=["value"])
+        upsert_rows(conn, tables.store_info, [{"key": PURGED_EXPERIMENT_ID, "value": str(experiment_id)}],
+                    update=["value"])
 
 
 def _write_creation(store, unit):
@@ -95,7 +99,7 @@ def _write_creation(store, unit):
 def _set_tags(conn: Connection, experiment_id: int, tags: dict[str, str]) -> None:
     rows = [{"experiment_id": experiment_id, "key": validate_key(k, "experiment tag"),
              "value": validate_tag_value(k, v)} for k, v in tags.items()]
-    upsert_rows(conn, experiment_tags, rows, update=["value"])
+    upsert_rows(conn, tables.experiment_tags, rows, update=["value"])
 
 
 def set_experiment_tag(store, experiment_id: str | int, key: str, value: str) -> None:
@@ -109,11 +113,13 @@ def set_experiment_tag(store, experiment_id: str | int, key: str, value: str) ->
     store.write(unit)
 
 
-_SELECT_EXPERIMENT = select(experiments).where(experiments.c.experiment_id == bindparam("eid"))
+@cache
+def _select_experiment_sql():
+    return select(tables.experiments).where(tables.experiments.c.experiment_id == bindparam("eid"))
 
 
 def _require(conn: Connection, eid: int) -> Row:
-    row = conn.execute(_SELECT_EXPERIMENT, {"eid": eid}).first()
+    row = conn.execute(_select_experiment_sql(), {"eid": eid}).first()
     if row is None:
         raise ExperimentNotFound(f"No experiment with id {eid!r} in this store; "
                                  "'sqltrack experiments list' shows the ones there are.")
@@ -128,10 +134,10 @@ def _entities(conn: Connection, rows: Sequence[Row]) -> list[Experiment]:
     """Experiments from their rows, with every row's tags read in one query per 500 experiments."""
     tags: dict[int, dict[str, str]] = {row.experiment_id: {} for row in rows}
     ids = list(tags)
+    t = tables.experiment_tags.c
     for start in range(0, len(ids), _CHUNK):
         for eid, key, value in conn.execute(
-                select(experiment_tags.c.experiment_id, experiment_tags.c.key, experiment_tags.c.value)
-                .where(experiment_tags.c.experiment_id.in_(ids[start:start + _CHUNK]))):
+                select(t.experiment_id, t.key, t.value).where(t.experiment_id.in_(ids[start:start + _CHUNK]))):
             tags[eid][key] = value
     return [Experiment(experiment_id=str(row.experiment_id), name=row.name, artifact_location=row.artifact_location,
                        lifecycle_stage=row.lifecycle_stage, tags=tags[row.experiment_id],
@@ -143,7 +149,7 @@ def load_experiments(conn: Connection, ids: Sequence[int]) -> list[Experiment]:
     rows: dict[int, Row] = {}
     for start in range(0, len(ids), _CHUNK):
         rows.update((row.experiment_id, row) for row in conn.execute(
-            select(experiments).where(experiments.c.experiment_id.in_(ids[start:start + _CHUNK]))))
+            select(tables.experiments).where(tables.experiments.c.experiment_id.in_(ids[start:start + _CHUNK]))))
     return _entities(conn, [rows[i] for i in ids if i in rows])
 
 
@@ -157,7 +163,7 @@ def find_experiment_by_name(store, name: str) -> Experiment | None:
     """The experiment with that name (deleted ones too), or None."""
 
     def unit(conn: Connection) -> Experiment | None:
-        row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
+        row = conn.execute(select(tables.experiments).where(tables.experiments.c.name == name)).first()
         return None if row is None else _to_entity(conn, row)
 
     return store.read(unit)
@@ -168,8 +174,8 @@ def list_experiments(store, view_type: int = 1) -> list[Experiment]:
     stages = _stages(view_type)
 
     def unit(conn: Connection) -> list[Experiment]:
-        rows = conn.execute(select(experiments).where(experiments.c.lifecycle_stage.in_(stages))
-                            .order_by(experiments.c.experiment_id)).all()
+        rows = conn.execute(select(tables.experiments).where(tables.experiments.c.lifecycle_stage.in_(stages))
+                            .order_by(tables.experiments.c.experiment_id)).all()
         return _entities(conn, rows)
 
     return store.read(unit)
@@ -188,11 +194,12 @@ def set_lifecycle(store, experiment_id: str | int, stage: str) -> None:
         _require(conn, eid)
         if eid == 0 and stage == LifecycleStage.DELETED:
             raise InvalidParameter("The Default experiment (id 0) cannot be deleted.")
-        conn.execute(update(experiments).where(experiments.c.experiment_id == eid)
+        conn.execute(update(tables.experiments).where(tables.experiments.c.experiment_id == eid)
                      .values(lifecycle_stage=stage, last_update_time=now))
         other = LifecycleStage.ACTIVE if stage == LifecycleStage.DELETED else LifecycleStage.DELETED
         deleted_time = now if stage == LifecycleStage.DELETED else None
-        conn.execute(update(runs).where(runs.c.experiment_id == eid, runs.c.lifecycle_stage == other)
+        r = tables.runs.c
+        conn.execute(update(tables.runs).where(r.experiment_id == eid, r.lifecycle_stage == other)
                      .values(lifecycle_stage=stage, deleted_time=deleted_time))
 
     store.write(unit)
@@ -205,10 +212,11 @@ def rename_experiment(store, experiment_id: str | int, new_name: str) -> None:
 
     def unit(conn: Connection) -> None:
         _require(conn, eid)
-        clash = conn.execute(select(experiments.c.experiment_id).where(experiments.c.name == new_name)).first()
+        e = tables.experiments.c
+        clash = conn.execute(select(e.experiment_id).where(e.name == new_name)).first()
         if clash is not None and clash[0] != eid:
             raise InvalidParameter(f"Experiment {new_name!r} already exists; pick another name.")
-        conn.execute(update(experiments).where(experiments.c.experiment_id == eid)
+        conn.execute(update(tables.experiments).where(tables.experiments.c.experiment_id == eid)
                      .values(name=new_name, last_update_time=_now()))
 
     store.write(unit)

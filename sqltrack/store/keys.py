@@ -6,8 +6,9 @@ from typing import Iterable
 
 from sqlalchemy import Connection, select
 
+from . import sqlite_path as SQ
 from .dialect import insert_ignore_rows
-from .schema import key_names
+from .tables import tables
 
 
 def key_ids(store, conn: Connection, names: Iterable[str], *, create: bool = True) -> dict[str, int]:
@@ -20,7 +21,7 @@ def key_ids(store, conn: Connection, names: Iterable[str], *, create: bool = Tru
     fetched = _select_ids(conn, missing)
     absent = missing - fetched.keys()
     if absent and create:
-        insert_ignore_rows(conn, key_names, [(name,) for name in sorted(absent)], columns=["name"])
+        _insert_names(conn, sorted(absent))
         fetched.update(_select_ids(conn, absent))
     new_ids = conn.info.get("new_key_ids")
     if new_ids is not None:
@@ -34,6 +35,17 @@ def _select_ids(conn: Connection, names: set[str]) -> dict[str, int]:
     ordered = sorted(names)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start:start + 500]
-        rows = conn.execute(select(key_names.c.name, key_names.c.id).where(key_names.c.name.in_(chunk)))
+        if SQ.is_sqlite(conn):
+            rows = SQ.execute(conn, SQ.SELECT_KEY_IDS.format(marks=", ".join("?" * len(chunk))), chunk)
+        else:
+            k = tables.key_names.c
+            rows = conn.execute(select(k.name, k.id).where(k.name.in_(chunk)))
         result.update({name: id_ for name, id_ in rows})
     return result
+
+
+def _insert_names(conn: Connection, names: list[str]) -> None:
+    if SQ.is_sqlite(conn):
+        SQ.executemany(conn, SQ.INSERT_KEY_NAMES, [(name,) for name in names])
+    else:
+        insert_ignore_rows(conn, tables.key_names, [(name,) for name in names], columns=["name"])

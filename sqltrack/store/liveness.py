@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import BigInteger, Connection, and_, bindparam, cast, func, literal_column, select, update
 
 from ..errors import InvalidParameter
-from .schema import runs
+from .tables import tables
 
 #: How often an active fluent run stamps ``last_activity_time`` (seconds).
 HEARTBEAT_SECONDS = 30.0
@@ -67,6 +67,7 @@ def db_now_ms(conn: Connection) -> int:
 
 
 def _last_sign_of_life():
+    runs = tables.runs
     return func.coalesce(runs.c.last_activity_time, runs.c.start_time, 0)
 
 
@@ -80,6 +81,7 @@ def _stale_query(conn: Connection, grace_ms: int, experiment_ids: Sequence[int] 
                  run_ids: Sequence[str] | None) -> tuple[int, list]:
     now = db_now_ms(conn)
     last = _last_sign_of_life()
+    runs = tables.runs
     query = (select(runs.c.id, runs.c.run_uuid, runs.c.experiment_id, runs.c.name, last.label("last"))
              .where(runs.c.status == "RUNNING", last < now - grace_ms)
              .order_by(runs.c.id))
@@ -130,6 +132,7 @@ def mark_dead(store, grace_seconds: float = DEFAULT_GRACE_SECONDS, *, status: st
 
     def unit(conn: Connection) -> list[StaleRun]:
         now, rows = _stale_query(conn, grace_ms, exp_ids, wanted)
+        runs = tables.runs
         ended = []
         for row in rows:
             done = conn.execute(
@@ -155,6 +158,7 @@ def idle_times(store, run_ids: Iterable[str]) -> dict[str, int]:
 
     def unit(conn: Connection) -> dict[str, int]:
         now = db_now_ms(conn)
+        runs = tables.runs
         found: dict[str, int] = {}
         for start in range(0, len(ids), _CHUNK):
             query = select(runs.c.run_uuid, last).where(runs.c.run_uuid.in_(ids[start:start + _CHUNK]),
@@ -173,6 +177,7 @@ def beat(store, run_ids: Iterable[str]) -> int:
 
     def unit(conn: Connection) -> int:
         stamp = now_ms_sql(conn.dialect.name)
+        runs = tables.runs
         count = 0
         for start in range(0, len(ids), _CHUNK):
             count += conn.execute(update(runs).where(runs.c.run_uuid.in_(ids[start:start + _CHUNK]),

@@ -17,8 +17,10 @@ from sqlalchemy import Connection, Engine, insert, inspect, select, text
 
 from .._version import __version__
 from ..errors import SchemaOutOfDate, SchemaVersionError, StoreError
-from . import schema
+from . import sqlite_path as SQ
 from .engine import WRITE_OPTION, enable_wal
+from .revision import SCHEMA_REVISION
+from .tables import tables
 from .views import create_views
 
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -29,7 +31,7 @@ def ensure_schema(engine: Engine, url: str, artifact_location: str | None) -> No
     enable_wal(engine)
     with engine.connect() as conn:
         current = read_revision(conn)
-    if current == schema.SCHEMA_REVISION:
+    if current == SCHEMA_REVISION:
         return
     if current is None:
         _create(engine, artifact_location)
@@ -50,7 +52,8 @@ def read_library_version(conn: Connection) -> str | None:
     """The sqltrack version that last created or upgraded the store."""
     if not inspect(conn).has_table("store_info"):
         return None
-    query = select(schema.store_info.c.value).where(schema.store_info.c.key == "library_version")
+    info = tables.store_info.c
+    query = select(info.value).where(info.key == "library_version")
     return conn.execute(query).scalar()
 
 
@@ -62,20 +65,33 @@ def _create(engine: Engine, artifact_location: str | None) -> None:
 
 
 def create_tables(conn: Connection, artifact_location: str | None) -> None:
-    """Create every table and view at the head revision, with the Default experiment."""
-    schema.metadata.create_all(conn)
+    """Create every table and view at the head revision, with the Default experiment.
+
+    SQLite runs the pre-rendered DDL of ``sqlite_ddl`` (the same statements, without building
+    the tables: see ``tables``); other backends render theirs from ``schema``.
+    """
+    if SQ.is_sqlite(conn):
+        SQ.create_tables(conn)
+    else:
+        tables.metadata.create_all(conn)
     create_views(conn)
     conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
-    conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": schema.SCHEMA_REVISION})
+    conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": SCHEMA_REVISION})
     _record_library_version(conn)
     now = int(time.time() * 1000)
-    conn.execute(insert(schema.experiments).values(
-        experiment_id=0, name=DEFAULT_EXPERIMENT_NAME, artifact_location=artifact_location,
-        lifecycle_stage="active", creation_time=now, last_update_time=now))
+    row = dict(experiment_id=0, name=DEFAULT_EXPERIMENT_NAME, artifact_location=artifact_location,
+               lifecycle_stage="active", creation_time=now, last_update_time=now)
+    if SQ.is_sqlite(conn):
+        SQ.execute(conn, SQ.INSERT_EXPERIMENT, tuple(row.values()))
+    else:
+        conn.execute(insert(tables.experiments).values(**row))
 
 
 def _record_library_version(conn: Connection) -> None:
-    table = schema.store_info
+    if SQ.is_sqlite(conn):
+        SQ.execute(conn, SQ.SET_STORE_INFO, ("library_version", __version__))
+        return
+    table = tables.store_info
     conn.execute(table.delete().where(table.c.key == "library_version"))
     conn.execute(insert(table).values(key="library_version", value=__version__))
 
@@ -133,12 +149,12 @@ def _refuse_or_fail(engine: Engine, url: str, current: str, implicit: bool) -> N
     if current not in known_revisions():
         raise SchemaVersionError(
             f"The store {shown} has schema revision {current!r}, written by sqltrack {library}, which is newer "
-            f"than this sqltrack {__version__} (schema {schema.SCHEMA_REVISION!r}). Upgrade sqltrack "
+            f"than this sqltrack {__version__} (schema {SCHEMA_REVISION!r}). Upgrade sqltrack "
             f"(pip install -U sqltrack) to open it.")
     if implicit:
         raise SchemaOutOfDate(
             f"The store {shown} has schema revision {current!r}, older than this sqltrack's "
-            f"{schema.SCHEMA_REVISION!r}. A shared database is never upgraded implicitly: take a backup, then run "
+            f"{SCHEMA_REVISION!r}. A shared database is never upgraded implicitly: take a backup, then run "
             f"'sqltrack db upgrade --store {shown}'.")
 
 
@@ -149,14 +165,14 @@ def upgrade(engine: Engine, url: str) -> str | None:
     if current is None:
         _create(engine, None)
         return None
-    if current == schema.SCHEMA_REVISION:
+    if current == SCHEMA_REVISION:
         return None
     _refuse_or_fail(engine, url, current, implicit=False)
     from .alembic_config import run_upgrade
 
     with _schema_change(engine) as conn:
         current = read_revision(conn)
-        if current == schema.SCHEMA_REVISION:
+        if current == SCHEMA_REVISION:
             return None
         backup = _backup_sqlite(engine, current)
         run_upgrade(conn)

@@ -18,7 +18,7 @@ from . import values as V
 from .engine import WRITE_OPTION
 from .keys import key_ids
 from .runs import live_run_id, purged_run, run_internal_id
-from .schema import key_names, latest_metrics, metrics, params, runs, tags
+from .tables import tables
 
 _CHUNK = 900  # bound values per IN (…): safe on every backend
 
@@ -58,7 +58,7 @@ def _load_runs(conn: Connection, ids: Sequence[int]) -> list[Run]:
         if sqlite:
             _load_sqlite(conn, chunk, infos, data)
             continue
-        for row in conn.execute(select(runs).where(runs.c.id.in_(chunk))):
+        for row in conn.execute(select(tables.runs).where(tables.runs.c.id.in_(chunk))):
             infos[row.id] = _info(row)
         _load_values(conn, chunk, data)
     return [Run(infos[i], RunData(*data[i])) for i in ids if i in infos]
@@ -86,13 +86,13 @@ def _value_rows(conn: Connection, chunk: list[int]) -> Iterator[tuple[int, int, 
     Each run's keys come in key id order, as on SQLite (see ``_load_sqlite``), so that every
     backend orders a run's dicts, and a frame's columns, alike.
     """
-    lm = latest_metrics.c
+    key_names, lm = tables.key_names, tables.latest_metrics.c
     query = (select(lm.run_id, lm.key_id, key_names.c.name, lm.value, lm.kind)
-             .join_from(latest_metrics, key_names, key_names.c.id == lm.key_id).where(lm.run_id.in_(chunk))
+             .join_from(tables.latest_metrics, key_names, key_names.c.id == lm.key_id).where(lm.run_id.in_(chunk))
              .order_by(lm.run_id, lm.key_id))
     for rid, kid, key, value, kind in conn.execute(query):
         yield 0, rid, kid, key, V.decode_metric(value, kind)
-    for slot, table in ((1, params), (2, tags)):
+    for slot, table in ((1, tables.params), (2, tables.tags)):
         query = (select(table.c.run_id, table.c.key_id, key_names.c.name, table.c.value)
                  .join_from(table, key_names, key_names.c.id == table.c.key_id).where(table.c.run_id.in_(chunk))
                  .order_by(table.c.run_id, table.c.key_id))
@@ -205,7 +205,7 @@ def _info_columns(rows: list[tuple]) -> dict[str, list]:
 def _frame_portable(conn: Connection, ids: list[int]) -> FrameColumns:
     found: dict[int, tuple] = {}
     for chunk in _chunks(ids):
-        r = runs.c
+        r = tables.runs.c
         query = select(r.id, r.run_uuid, r.experiment_id, r.status, r.artifact_uri, r.start_time, r.end_time)
         found.update((row[0], tuple(row[1:])) for row in conn.execute(query.where(r.id.in_(chunk))))
     ids = [i for i in ids if i in found]
@@ -355,7 +355,7 @@ def history_points(conn: Connection, rid: int, kid: int, key: str) -> list[Metri
     decoded.
     """
     if conn.dialect.name != "sqlite":
-        m = metrics.c
+        m = tables.metrics.c
         rows = conn.execute(select(m.step, m.timestamp, m.value, m.kind)
                             .where(m.run_id == rid, m.key_id == kid).order_by(m.step, m.timestamp)).all()
         return _decoded(rows, key)

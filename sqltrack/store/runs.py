@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import cache
 
 from sqlalchemy import BigInteger, Connection, Integer, String, bindparam, delete, func, insert, select, update
 
@@ -13,17 +14,24 @@ from . import sqlite_path as SQ
 from .experiments import _require as require_experiment
 from .experiments import parse_experiment_id
 from .keys import key_ids
-from .schema import runs, tags
+from .tables import tables
 from .validation import validate_key
 
 RUN_NAME_TAG = "mlflow.runName"
 
-# Built once: statements made per call cost SQLAlchemy a cache-key walk each time (every run
-# is created and ended through these).
-_INSERT_RUN = insert(runs)
-_SET_STATUS = (update(runs).where(runs.c.id == bindparam("rid"), runs.c.run_uuid == bindparam("uuid"))
-               .values(status=bindparam("status"), last_activity_time=bindparam("now"),
-                       end_time=func.coalesce(bindparam("end", type_=BigInteger()), runs.c.end_time)))
+# Built once, when first used: statements made per call cost SQLAlchemy a cache-key walk each
+# time (every run is created and ended through these on a server).
+@cache
+def _insert_run_sql():
+    return insert(tables.runs)
+
+
+@cache
+def _set_status_sql():
+    runs = tables.runs
+    return (update(runs).where(runs.c.id == bindparam("rid"), runs.c.run_uuid == bindparam("uuid"))
+            .values(status=bindparam("status"), last_activity_time=bindparam("now"),
+                    end_time=func.coalesce(bindparam("end", type_=BigInteger()), runs.c.end_time)))
 
 
 def now_ms() -> int:
@@ -35,6 +43,7 @@ def run_internal_id(store, conn: Connection, run_id: str) -> int:
     cached = store.cached_run_id(run_id)
     if cached is not None:
         return cached
+    runs = tables.runs
     found = conn.execute(select(runs.c.id).where(runs.c.run_uuid == str(run_id))).scalar()
     if found is None:
         raise RunNotFound(f"No run with id {run_id!r} in the store {store.display_url}; "
@@ -49,12 +58,15 @@ def live_run_id(store, conn: Connection, run_id: str) -> int:
     cached = store.cached_run_id(run_id)
     if cached is None:
         return run_internal_id(store, conn, run_id)
-    if not SQ.select_rows(conn, _RUN_ROW, {"rid": cached, "uuid": str(run_id)}):
+    if not SQ.select_rows(conn, _run_row_sql(), {"rid": cached, "uuid": str(run_id)}):
         raise purged_run(run_id)
     return cached
 
 
-_RUN_ROW = select(runs.c.id).where(runs.c.id == bindparam("rid", type_=Integer),
+@cache
+def _run_row_sql():
+    runs = tables.runs
+    return select(runs.c.id).where(runs.c.id == bindparam("rid", type_=Integer),
                                    runs.c.run_uuid == bindparam("uuid", type_=String))
 
 
@@ -96,7 +108,7 @@ def _insert_run(conn: Connection, eid: int, new_uuid: str, run_name: str | None,
     exp = require_experiment(conn, eid)
     if exp.lifecycle_stage != LifecycleStage.ACTIVE:
         raise InvalidParameter(f"Experiment {exp.name!r} (id {eid}) is deleted; restore it before logging to it.")
-    result = conn.execute(_INSERT_RUN, dict(
+    result = conn.execute(_insert_run_sql(), dict(
         run_uuid=new_uuid, experiment_id=eid, name=run_name, user_id=user_id, status=status,
         start_time=start, end_time=None, lifecycle_stage=LifecycleStage.ACTIVE,
         artifact_uri=f"runs:/{new_uuid}", source_type="LOCAL", last_activity_time=start))
@@ -129,13 +141,14 @@ def set_status(conn: Connection, rid: int, run_id: str, status: str, end_time: i
     if SQ.is_sqlite(conn):
         changed = SQ.execute(conn, SQ.SET_STATUS, (status, now, end_time, rid, run_id)).rowcount
     else:
-        changed = conn.execute(_SET_STATUS, {"rid": rid, "uuid": run_id, "status": status, "now": now,
+        changed = conn.execute(_set_status_sql(), {"rid": rid, "uuid": run_id, "status": status, "now": now,
                                              "end": end_time}).rowcount
     require_updated(changed, run_id)
 
 
 def update_row(conn: Connection, rid: int, run_id: str, **values) -> None:
     """Update a run's row, matched by id and uuid, or raise RunNotFound (see ``require_updated``)."""
+    runs = tables.runs
     require_updated(conn.execute(update(runs).where(runs.c.id == rid, runs.c.run_uuid == run_id)
                                  .values(**values)).rowcount, run_id)
 
@@ -173,7 +186,7 @@ def delete_tag(store, run_id: str, key: str) -> None:
         update_row(conn, rid, run_id, last_activity_time=now_ms())
         kid = key_ids(store, conn, [key], create=False).get(key)
         removed = 0 if kid is None else conn.execute(
-            delete(tags).where(tags.c.run_id == rid, tags.c.key_id == kid)).rowcount
+            delete(tables.tags).where(tables.tags.c.run_id == rid, tables.tags.c.key_id == kid)).rowcount
         if not removed:
             raise InvalidParameter(f"Run {run_id!r} has no tag {key!r} to delete.")
         # Deleting mlflow.runName keeps the run's name, as both MLflow stores do.

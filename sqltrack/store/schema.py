@@ -34,10 +34,10 @@ from sqlalchemy import (
 from sqlalchemy import Double as _SQLDouble
 from sqlalchemy.ext.compiler import compiles
 
+from .revision import SCHEMA_REVISION
 from .values import MAX_FLOAT
 
-#: The Alembic revision that this code's tables correspond to.
-SCHEMA_REVISION = "0004_run_ids_never_reused"
+__all__ = ["SCHEMA_REVISION", "metadata", "render_sqlite_ddl_module"]  # and every table below
 
 metadata = MetaData()
 
@@ -297,3 +297,56 @@ artifacts = Table(
     Column("created_time", BigInteger, nullable=False),
 )
 Index("ix_artifacts_digest", artifacts.c.digest)
+
+
+def render_sqlite_ddl_module() -> str:
+    """The source of ``sqlite_ddl``: what ``metadata.create_all`` sends to SQLite, in its order.
+
+    A new SQLite store is created from those statements, without building this module's tables
+    at all (a cold start's 10 ms); ``tests/store/test_sqlite_ddl.py`` fails when they differ.
+    """
+    from sqlalchemy import create_mock_engine
+
+    statements: list[str] = []
+
+    def collect(ddl, *args, **kwargs) -> None:
+        text = str(ddl.compile(dialect=engine.dialect)).strip().replace("\t", "    ")
+        statements.append("\n".join(line.rstrip() for line in text.splitlines()))
+
+    engine = create_mock_engine("sqlite://", collect)
+    metadata.create_all(engine, checkfirst=False)
+    statements = _indexes_sorted(statements)
+    assert not any('"""' in statement or "\\" in statement for statement in statements)
+    body = "".join(f'    """{statement}""",\n' for statement in statements)
+    return (f'''"""SQLite's DDL of a new store at schema revision {SCHEMA_REVISION}: generated, do not edit.
+
+Made by ``schema.render_sqlite_ddl_module()`` from the tables in ``schema``; rewrite it with
+``python -m sqltrack.store.schema > sqltrack/store/sqlite_ddl.py``.
+"""
+
+REVISION = {SCHEMA_REVISION!r}
+
+STATEMENTS = (
+{body})
+''')
+
+
+def _indexes_sorted(statements: list[str]) -> list[str]:
+    """Each table's CREATE INDEX statements by name: ``create_all`` sends them in a set's order."""
+    out: list[str] = []
+    indexes: list[str] = []
+    for statement in [*statements, ""]:
+        if statement.startswith("CREATE INDEX"):
+            indexes.append(statement)
+            continue
+        out += sorted(indexes)
+        indexes = []
+        if statement:
+            out.append(statement)
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(render_sqlite_ddl_module())

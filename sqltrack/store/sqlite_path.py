@@ -21,8 +21,6 @@ from typing import Any, Mapping, NamedTuple, Sequence
 from sqlalchemy import Connection, Dialect, Select
 from sqlalchemy.exc import DBAPIError
 
-from .schema import latest_metrics
-
 INSERT_PARAMS = "INSERT OR IGNORE INTO params (run_id, key_id, value, value_num) VALUES (?, ?, ?, ?)"
 UPSERT_TAGS = ("INSERT INTO tags (run_id, key_id, value) VALUES (?, ?, ?) "
                "ON CONFLICT (run_id, key_id) DO UPDATE SET value = excluded.value")
@@ -38,9 +36,15 @@ INSERT_RUN = ("INSERT INTO runs (run_uuid, experiment_id, name, user_id, status,
               "artifact_uri, source_type, last_activity_time) "
               "SELECT ?, experiment_id, ?, ?, ?, ?, 'active', ?, 'LOCAL', ? FROM experiments "
               "WHERE experiment_id = ? AND lifecycle_stage = 'active'")
+SELECT_KEY_IDS = "SELECT name, id FROM key_names WHERE name IN ({marks})"
+INSERT_KEY_NAMES = "INSERT OR IGNORE INTO key_names (name) VALUES (?)"
+INSERT_EXPERIMENT = ("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+                     "creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?)")
+SET_STORE_INFO = 'INSERT OR REPLACE INTO store_info ("key", value) VALUES (?, ?)'
 
-#: latest_metrics' columns after (run_id, key_id), in table order.
-LATEST_COLUMNS = [c.name for c in latest_metrics.columns if c.name not in ("run_id", "key_id")]
+#: latest_metrics' columns after (run_id, key_id), in table order (a test holds them to ``schema``).
+LATEST_COLUMNS = ["step", "timestamp", "value", "kind", "min_value", "max_value", "avg_value", "sum_value",
+                  "first_value", "first_kind", "first_step", "first_timestamp", "count", "nan_count"]
 _QUOTED = [f'"{c}"' for c in LATEST_COLUMNS]
 SELECT_LATEST = (f"SELECT key_id, {', '.join(_QUOTED)} FROM latest_metrics "
                  "WHERE run_id = ? AND key_id IN ({marks})")
@@ -51,6 +55,14 @@ UPSERT_LATEST = (f"INSERT INTO latest_metrics (run_id, key_id, {', '.join(_QUOTE
 
 def is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
+
+
+def create_tables(conn: Connection) -> None:
+    """Create a new store's tables and indexes (``sqlite_ddl``: what ``schema`` renders for SQLite)."""
+    from .sqlite_ddl import STATEMENTS
+
+    for statement in STATEMENTS:
+        execute(conn, statement)
 
 
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
