@@ -34,10 +34,8 @@ from sqlalchemy import (
 from sqlalchemy import Double as _SQLDouble
 from sqlalchemy.ext.compiler import compiles
 
-from .revision import SCHEMA_REVISION
+from .revision import SCHEMA_REVISION as SCHEMA_REVISION  # re-exported: the revision these tables are
 from .values import MAX_FLOAT
-
-__all__ = ["SCHEMA_REVISION", "metadata", "render_sqlite_ddl_module"]  # and every table below
 
 metadata = MetaData()
 
