@@ -142,7 +142,7 @@ def set_status(conn: Connection, rid: int, run_id: str, status: str, end_time: i
         changed = SQ.execute(conn, SQ.SET_STATUS, (status, now, end_time, rid, run_id)).rowcount
     else:
         changed = conn.execute(_set_status_sql(), {"rid": rid, "uuid": run_id, "status": status, "now": now,
-                                             "end": end_time}).rowcount
+                                                   "end": end_time}).rowcount
     require_updated(changed, run_id)
 
 

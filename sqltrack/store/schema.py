@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy import Double as _SQLDouble
 from sqlalchemy.ext.compiler import compiles
 
-from .revision import SCHEMA_REVISION as SCHEMA_REVISION  # re-exported: the revision these tables are
+from .revision import SCHEMA_REVISION as SCHEMA_REVISION  # re-exported: the revision these tables match
 from .values import MAX_FLOAT
 
 metadata = MetaData()
@@ -321,8 +321,6 @@ def render_sqlite_ddl_module() -> str:
 Made by ``schema.render_sqlite_ddl_module()`` from the tables in ``schema``; rewrite it with
 ``python -m sqltrack.store.schema > sqltrack/store/sqlite_ddl.py``.
 """
-
-REVISION = {SCHEMA_REVISION!r}
 
 STATEMENTS = (
 {body})

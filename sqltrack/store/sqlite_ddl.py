@@ -4,8 +4,6 @@ Made by ``schema.render_sqlite_ddl_module()`` from the tables in ``schema``; rew
 ``python -m sqltrack.store.schema > sqltrack/store/sqlite_ddl.py``.
 """
 
-REVISION = '0004_run_ids_never_reused'
-
 STATEMENTS = (
     """CREATE TABLE store_info (
     "key" VARCHAR(64) NOT NULL,
